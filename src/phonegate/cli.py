@@ -1,0 +1,155 @@
+"""The ``phonegate`` command: serve, migrate, bootstrap, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from phonegate.settings import Settings
+
+app = typer.Typer(
+    help="phonegate: a self-hosted phone (SMS and voice) authentication server, "
+    "wire-compatible with Auth0's phone factor. Configured by PHONEGATE_* environment variables.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default PHONEGATE_HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default PHONEGATE_PORT or 8080).")
+    ] = None,
+) -> None:
+    """Run the HTTP server with the in-process outbox dispatcher."""
+    import uvicorn
+
+    from phonegate.container import Container
+    from phonegate.web.app import create_app
+
+    settings = Settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    application = create_app(Container(settings))
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic) to the latest revision."""
+    from phonegate.storage.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is at the latest schema revision")
+
+
+@app.command()
+def bootstrap(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the credentials as JSON for scripts.")
+    ] = False,
+    provider: Annotated[
+        str, typer.Option(help="Delivery provider for a new default tenant.")
+    ] = "sandbox",
+) -> None:
+    """Create the default tenant, a demo application, a management application and a demo
+    user if they do not exist yet (idempotent), and print their credentials."""
+    from phonegate.bootstrap import bootstrap as run_bootstrap
+    from phonegate.container import Container
+    from phonegate.storage.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+
+    async def _run() -> dict[str, object]:
+        async with Container(settings) as c:
+            return (await run_bootstrap(c, provider=provider)).as_json()
+
+    creds = asyncio.run(_run())
+    if as_json:
+        typer.echo(json.dumps(creds))
+        return
+    app_ = creds["application"]
+    mgmt = creds["management"]
+    user = creds["user"]
+    assert isinstance(app_, dict) and isinstance(mgmt, dict) and isinstance(user, dict)
+    typer.echo(
+        f"""
+phonegate is set up.
+  URL                  {creds["url"]}
+  API docs             {creds["url"]}/docs
+  Demo application     client_id={app_["client_id"]}
+                       client_secret={app_["client_secret"]}
+  Management API       client_id={mgmt["client_id"]}
+                       client_secret={mgmt["client_secret"]}
+                       audience={mgmt["audience"]}
+  Demo user            email={user["email"]}  password={user["password"]}
+                       user_id={user["user_id"]}
+  Sandbox inbox        GET {creds["url"]}/api/v2/sandbox/messages  (or: phonegate outbox)
+"""
+    )
+
+
+@app.command()
+def outbox(
+    limit: Annotated[int, typer.Option(help="How many messages to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the sandbox inbox (newest first) and any messages still waiting to be sent."""
+    from phonegate.container import Container
+
+    settings = Settings()
+
+    async def _run() -> tuple[list[dict[str, object]], int]:
+        async with Container(settings) as c, c.unit_of_work() as uow:
+            tenant = await uow.tenants.for_host("")
+            if tenant is None:
+                return [], 0
+            inbox = await uow.inbox.list(tenant.id, limit=limit)
+            pending = await uow.outbox.pending(tenant.id)
+            return [
+                {
+                    "id": m.id,
+                    "created_at": m.created_at.isoformat(),
+                    "channel": m.channel,
+                    "recipient": m.recipient,
+                    "code": m.code,
+                    "text": m.text,
+                    "provider": m.provider,
+                }
+                for m in inbox
+            ], len(pending)
+
+    messages, pending = asyncio.run(_run())
+    if as_json:
+        typer.echo(json.dumps({"messages": messages, "pending": pending}))
+        return
+    if not messages:
+        typer.echo("the sandbox inbox is empty")
+    for m in messages:
+        typer.echo(
+            f"{m['created_at']}  {m['channel']:<5} {m['recipient']:<16} code={m['code']}  {m['text']}"
+        )
+    typer.echo(f"{pending} message(s) waiting in the outbox")
+
+
+if __name__ == "__main__":
+    app()

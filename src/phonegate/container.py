@@ -1,0 +1,134 @@
+"""Composition root: settings → keys, engine, repositories, providers, dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from phonegate.clock import Clock, SystemClock
+from phonegate.delivery.dispatcher import Dispatcher
+from phonegate.domain.deps import DomainDeps, Policy
+from phonegate.domain.ports import UnitOfWork
+from phonegate.errors import PhonegateError
+from phonegate.keys import KeyRing, load_or_create_keyfile, parse_keys
+from phonegate.passwords import Argon2Passwords
+from phonegate.providers.registry import ProviderRegistry
+from phonegate.settings import Settings
+from phonegate.storage.db import create_engine
+from phonegate.storage.inbox import SqlInbox
+from phonegate.storage.repositories import SqlUnitOfWork
+from phonegate.tokens import (
+    SigningKey,
+    export_private_key,
+    generate_signing_key,
+    import_private_key,
+)
+
+
+def load_keyring(settings: Settings) -> KeyRing:
+    raw = settings.secret_keys.get_secret_value()
+    if raw:
+        return KeyRing(parse_keys(raw))
+    if settings.is_production:
+        raise SystemExit("PHONEGATE_SECRET_KEYS must be set when PHONEGATE_ENV=production")
+    return KeyRing(load_or_create_keyfile(settings.data_dir / "secret.key"))
+
+
+class Container:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.keys = load_keyring(settings)
+        self.engine = engine or create_engine(settings.resolved_database_url)
+        self.passwords = Argon2Passwords()
+        self.registry = ProviderRegistry(SqlInbox(self.engine), production=settings.is_production)
+        self.deps = DomainDeps(
+            keys=self.keys,
+            clock=self.clock,
+            catalog=self.registry,
+            passwords=self.passwords,
+            policy=Policy(
+                code_ttl_seconds=settings.code_ttl_seconds,
+                code_max_attempts=settings.code_max_attempts,
+                mfa_token_ttl_seconds=settings.mfa_token_ttl_seconds,
+            ),
+        )
+        self.dispatcher = Dispatcher(
+            self.unit_of_work,
+            self.registry,
+            self.keys,
+            self.clock,
+            interval=settings.dispatch_interval_seconds,
+        )
+        self._signing: dict[str, list[SigningKey]] = {}
+        self._signing_lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._background: asyncio.Task[None] | None = None
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction. Domain errors are expected outcomes whose bookkeeping (a spent
+        attempt, a failure event) must persist, so they commit; anything else rolls back."""
+        async with self.engine.connect() as conn:
+            await conn.begin()
+            try:
+                yield SqlUnitOfWork(conn)
+            except PhonegateError:
+                await conn.commit()
+                raise
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+
+    async def signing_keys(self, tenant_id: str, uow: UnitOfWork | None = None) -> list[SigningKey]:
+        """The tenant's RS256 keys, newest first; the first use creates one. Pass the open
+        unit of work when inside one (SQLite allows one writer, so a second would wait)."""
+        cached = self._signing.get(tenant_id)
+        if cached:
+            return cached
+        async with self._signing_lock:
+            if uow is not None:
+                rows = await self._load_or_create_keys(uow, tenant_id)
+            else:
+                async with self.unit_of_work() as own:
+                    rows = await self._load_or_create_keys(own, tenant_id)
+            keys = [import_private_key(kid, pem, self.keys) for kid, pem in rows]
+            self._signing[tenant_id] = keys
+            return keys
+
+    async def _load_or_create_keys(self, uow: UnitOfWork, tenant_id: str) -> list[tuple[str, str]]:
+        rows = await uow.signing_keys.active(tenant_id)
+        if not rows:
+            key = generate_signing_key()
+            sealed = export_private_key(key, self.keys)
+            await uow.signing_keys.add(tenant_id, key.kid, sealed, self.clock.now())
+            rows = [(key.kid, sealed)]
+        return rows
+
+    async def start_background(self) -> None:
+        if self._background is None:
+            self._stop.clear()
+            self._background = asyncio.create_task(self.dispatcher.run_forever(self._stop))
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        if self._background is not None:
+            self.dispatcher.kick()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._background, timeout=5)
+            self._background = None
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Container:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()

@@ -1,0 +1,1 @@
+"""Delivery: the outbox dispatcher that hands committed messages to providers."""

@@ -1,0 +1,1 @@
+"""The rules of phonegate. Imports no web framework and no database driver."""

@@ -1,0 +1,77 @@
+"""The closed catalogue of tenant log event codes phonegate emits (Auth0's codes).
+
+Events never carry a code, a secret or a full phone number: numbers are masked first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from phonegate import ids
+from phonegate.domain.models import LogEvent, RequestContext
+
+CATALOGUE: dict[str, str] = {
+    "s": "Success Login",
+    "fp": "Wrong email or password.",
+    "fu": "Wrong email or password.",
+    "mfar": "Multi-factor authentication required",
+    "sepft": "Successful exchange of password for access token",
+    "fepft": "Failed exchange of password for access token",
+    "seccft": "Successful exchange of client credentials for access token",
+    "feccft": "Failed exchange of client credentials for access token",
+    "seoobft": "Successful exchange of password and OOB challenge for access token",
+    "feoobft": "Failed exchange of password and OOB challenge for access token",
+    "sercft": "Successful exchange of password and MFA recovery code for access token",
+    "fercft": "Failed exchange of password and MFA recovery code for access token",
+    "gd_start_enroll": "Enrollment started",
+    "gd_start_enroll_failed": "Enrollment could not be started",
+    "gd_enrollment_complete": "Guardian enrollment complete",
+    "gd_start_auth": "Second factor authentication started",
+    "gd_send_sms": "SMS sent",
+    "gd_send_sms_failure": "SMS could not be sent",
+    "gd_send_voice": "Voice call made",
+    "gd_send_voice_failure": "Voice call could not be made",
+    "gd_auth_succeed": "Second factor authentication succeeded",
+    "gd_auth_failed": "Second factor authentication failed",
+    "gd_recovery_succeed": "Recovery code accepted",
+    "gd_recovery_failed": "Recovery code rejected",
+    "gd_unenroll": "Authenticator removed",
+    "gd_tenant_update": "Guardian tenant settings updated",
+    "sapi": "Management API write operation",
+    "ss": "User created",
+    "du": "User deleted",
+}
+
+
+def new_event(
+    tenant_id: str,
+    type_: str,
+    now: datetime,
+    ctx: RequestContext | None = None,
+    *,
+    description: str | None = None,
+    client_id: str | None = None,
+    client_name: str | None = None,
+    user_id: str | None = None,
+    user_name: str | None = None,
+    connection: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> LogEvent:
+    if type_ not in CATALOGUE:
+        raise ValueError(f"unknown log event type {type_!r}")
+    return LogEvent(
+        log_id=ids.log_id(),
+        tenant_id=tenant_id,
+        date=now,
+        type=type_,
+        description=description or CATALOGUE[type_],
+        client_id=client_id,
+        client_name=client_name,
+        ip=ctx.ip if ctx else None,
+        user_agent=ctx.user_agent if ctx else None,
+        user_id=user_id,
+        user_name=user_name,
+        connection=connection,
+        details=details or {},
+    )

@@ -1,0 +1,172 @@
+"""Plain data the domain works on. Storage maps rows to these; the web layer renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Channel = Literal["sms", "voice"]
+ChallengeKind = Literal["enrollment", "authentication"]
+CHANNELS: tuple[Channel, ...] = ("sms", "voice")
+DATABASE_CONNECTION = "Username-Password-Authentication"
+
+
+@dataclass(slots=True)
+class TenantSettings:
+    friendly_name: str = "phonegate"
+    mfa_policies: list[str] = field(default_factory=list)
+    factor_sms_enabled: bool = False
+    factor_recovery_code_enabled: bool = False
+    message_types: list[str] = field(default_factory=lambda: ["sms"])
+    selected_provider: str = "auth0"
+    enrollment_message: str | None = None
+    verification_message: str | None = None
+
+
+@dataclass(slots=True)
+class Tenant:
+    id: str
+    name: str
+    domain: str | None
+    is_default: bool
+    settings: TenantSettings
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class Application:
+    tenant_id: str
+    client_id: str
+    name: str
+    secret_hash: str
+    secret_key_id: str
+    grant_types: list[str]
+    client_grants: dict[str, list[str]]
+    metadata: dict[str, str]
+    app_type: str
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class User:
+    tenant_id: str
+    user_id: str
+    email: str
+    password_hash: str
+    email_verified: bool
+    name: str
+    nickname: str
+    blocked: bool
+    user_metadata: dict[str, Any]
+    app_metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    last_login: datetime | None = None
+    logins_count: int = 0
+    connection: str = DATABASE_CONNECTION
+
+
+@dataclass(slots=True)
+class PhoneAuthenticator:
+    id: str  # dev_<16 url-safe chars>
+    tenant_id: str
+    user_id: str
+    phone_number: str  # E.164
+    channel: Channel  # the channel chosen at enrollment
+    confirmed: bool
+    created_at: datetime
+    confirmed_at: datetime | None
+    last_auth_at: datetime | None
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class RecoveryCode:
+    id: str
+    tenant_id: str
+    user_id: str
+    code_hash: str
+    key_id: str
+    confirmed: bool
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class Challenge:
+    id: str
+    tenant_id: str
+    user_id: str
+    client_id: str
+    authenticator_id: str
+    kind: ChallengeKind
+    channel: Channel
+    code_hash: str
+    key_id: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int
+    max_attempts: int
+    consumed_at: datetime | None
+    # Set on an enrollment challenge that also creates the user's first recovery code.
+    recovery_code_id: str | None = None
+
+
+@dataclass(slots=True)
+class OutboxMessage:
+    id: str
+    tenant_id: str
+    challenge_id: str | None
+    user_id: str | None
+    client_id: str | None
+    channel: Channel
+    recipient: str  # E.164
+    payload: str  # encrypted JSON {text, code}: erased once delivered or expired
+    status: str  # pending | sending | sent | failed | expired
+    attempts: int
+    not_before: datetime
+    expires_at: datetime
+    created_at: datetime
+    provider: str | None = None
+    last_error: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(slots=True)
+class InboxMessage:
+    id: str
+    tenant_id: str
+    provider: str
+    recipient: str
+    channel: Channel
+    text: str
+    code: str | None
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class LogEvent:
+    log_id: str
+    tenant_id: str
+    date: datetime
+    type: str
+    description: str
+    client_id: str | None = None
+    client_name: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    connection: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who is asking: carried into events and provider payloads."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    language: str | None = None
+    host: str = "localhost"

@@ -1,0 +1,59 @@
+"""Phone numbers: the only module that imports ``phonenumbers``.
+
+Numbers are accepted in international form, validated as possible *and* valid for their
+region, and normalised to E.164. Masking follows Auth0: every character but the last four,
+``+`` included, becomes ``X``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+
+from phonegate.errors import InvalidPhoneNumber
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    e164: str
+    region: str | None
+    country_code: int
+
+    @property
+    def masked(self) -> str:
+        return mask(self.e164)
+
+
+def parse(raw: object) -> PhoneNumber:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidPhoneNumber("phone_number is required and must be a string.")
+    text = raw.strip()
+    if len(text) > 32:
+        raise InvalidPhoneNumber("The phone number is too long.")
+    if not text.startswith("+"):
+        # Auth0 expects E.164; "00" is the common international prefix people type instead.
+        if text.startswith("00"):
+            text = "+" + text[2:]
+        else:
+            raise InvalidPhoneNumber(
+                "The phone number must be in international format, starting with + "
+                "and the country calling code (E.164)."
+            )
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(f"The phone number could not be parsed: {exc._msg}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidPhoneNumber("The phone number has the wrong length for its country.")
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber("The phone number is not a valid number for its country.")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    region = phonenumbers.region_code_for_number(number)
+    return PhoneNumber(e164=e164, region=region, country_code=int(number.country_code or 0))
+
+
+def mask(e164: str) -> str:
+    if len(e164) <= 4:
+        return "X" * len(e164)
+    return "X" * (len(e164) - 4) + e164[-4:]

@@ -1,0 +1,1 @@
+"""Delivery providers: one module each, behind the capability Protocols in ``base``."""

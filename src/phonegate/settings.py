@@ -1,0 +1,45 @@
+"""Process configuration (pydantic-settings, prefix ``PHONEGATE_``).
+
+Built once at start-up and passed down; nothing reads the environment after that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PHONEGATE_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    # Comma-separated server keys; the first signs and encrypts, the others still verify
+    # (rotation). When empty, a key is generated once into ``<data_dir>/secret.key``.
+    secret_keys: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    code_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    code_max_attempts: int = Field(default=5, ge=1, le=20)
+    mfa_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    access_token_ttl_seconds: int = Field(default=86400, ge=60)
+    mfa_access_token_ttl_seconds: int = 600
+    dispatch_interval_seconds: float = Field(default=2.0, gt=0)
+    log_level: str = "info"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'phonegate.db').as_posix()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"

@@ -1,0 +1,530 @@
+"""All SQL lives here: the domain's ports implemented over one AsyncConnection.
+
+Nothing here commits; the caller's unit of work does. Guarded writes (``try_*``) use
+``UPDATE … WHERE <still allowed>`` and report the row count, which is what makes single use
+and caps hold across concurrent requests and processes on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from phonegate.clock import as_utc
+from phonegate.domain.models import (
+    Application,
+    Challenge,
+    InboxMessage,
+    LogEvent,
+    OutboxMessage,
+    PhoneAuthenticator,
+    RecoveryCode,
+    Tenant,
+    TenantSettings,
+    User,
+)
+from phonegate.storage import tables as t
+
+T = TypeVar("T")
+
+
+def _row_to(cls: type[T], row: sa.Row[Any], **overrides: Any) -> T:
+    data = dict(row._mapping)
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {
+        k: (as_utc(v) if isinstance(v, datetime) else v) for k, v in data.items() if k in names
+    }
+    values.update(overrides)
+    return cls(**values)
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+class _Repo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+
+class SqlTenantRepo(_Repo):
+    async def _load(self, where: Any) -> Tenant | None:
+        query = (
+            sa.select(t.tenants, t.tenant_settings)
+            .join(t.tenant_settings, t.tenant_settings.c.tenant_id == t.tenants.c.id)
+            .where(where)
+        )
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        settings = TenantSettings(
+            friendly_name=m["friendly_name"],
+            mfa_policies=list(m["mfa_policies"]),
+            factor_sms_enabled=m["factor_sms_enabled"],
+            factor_recovery_code_enabled=m["factor_recovery_code_enabled"],
+            message_types=list(m["message_types"]),
+            selected_provider=m["selected_provider"],
+            enrollment_message=m["enrollment_message"],
+            verification_message=m["verification_message"],
+        )
+        return Tenant(
+            id=m["id"],
+            name=m["name"],
+            domain=m["domain"],
+            is_default=m["is_default"],
+            settings=settings,
+            created_at=as_utc(m["created_at"]),
+        )
+
+    async def for_host(self, host: str) -> Tenant | None:
+        host = host.lower()
+        bare = host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
+        found = await self._load(t.tenants.c.domain.in_({host, bare}))
+        return found or await self._load(t.tenants.c.is_default.is_(True))
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return await self._load(t.tenants.c.id == tenant_id)
+
+    async def get_by_name(self, name: str) -> Tenant | None:
+        return await self._load(t.tenants.c.name == name)
+
+    async def add(self, tenant: Tenant) -> None:
+        await self.conn.execute(
+            t.tenants.insert().values(
+                id=tenant.id,
+                name=tenant.name,
+                domain=tenant.domain,
+                is_default=tenant.is_default,
+                created_at=tenant.created_at,
+            )
+        )
+        await self.conn.execute(
+            t.tenant_settings.insert().values(
+                tenant_id=tenant.id,
+                evaluation_messages_sent=0,
+                updated_at=tenant.created_at,
+                **asdict(tenant.settings),
+            )
+        )
+
+    async def save_settings(self, tenant_id: str, settings: TenantSettings, now: datetime) -> None:
+        await self.conn.execute(
+            t.tenant_settings.update()
+            .where(t.tenant_settings.c.tenant_id == tenant_id)
+            .values(updated_at=now, **asdict(settings))
+        )
+
+    async def try_count_evaluation_message(self, tenant_id: str, cap: int) -> bool:
+        c = t.tenant_settings.c
+        result = await self.conn.execute(
+            t.tenant_settings.update()
+            .where(c.tenant_id == tenant_id, c.evaluation_messages_sent < cap)
+            .values(evaluation_messages_sent=c.evaluation_messages_sent + 1)
+        )
+        return _rowcount(result) == 1
+
+
+class SqlApplicationRepo(_Repo):
+    async def get(self, tenant_id: str, client_id: str) -> Application | None:
+        c = t.applications.c
+        row = (
+            await self.conn.execute(
+                sa.select(t.applications).where(c.tenant_id == tenant_id, c.client_id == client_id)
+            )
+        ).first()
+        return _row_to(Application, row) if row else None
+
+    async def get_by_name(self, tenant_id: str, name: str) -> Application | None:
+        c = t.applications.c
+        row = (
+            await self.conn.execute(
+                sa.select(t.applications).where(c.tenant_id == tenant_id, c.name == name)
+            )
+        ).first()
+        return _row_to(Application, row) if row else None
+
+    async def add(self, app: Application) -> None:
+        await self.conn.execute(t.applications.insert().values(**asdict(app)))
+
+
+class SqlUserRepo(_Repo):
+    async def get(self, tenant_id: str, user_id: str) -> User | None:
+        c = t.users.c
+        row = (
+            await self.conn.execute(
+                sa.select(t.users).where(c.tenant_id == tenant_id, c.user_id == user_id)
+            )
+        ).first()
+        return _row_to(User, row) if row else None
+
+    async def get_by_email(self, tenant_id: str, email: str) -> User | None:
+        c = t.users.c
+        row = (
+            await self.conn.execute(
+                sa.select(t.users).where(c.tenant_id == tenant_id, c.email_key == email.lower())
+            )
+        ).first()
+        return _row_to(User, row) if row else None
+
+    async def add(self, user: User) -> None:
+        values = asdict(user)
+        values.pop("connection")
+        await self.conn.execute(t.users.insert().values(email_key=user.email.lower(), **values))
+
+    async def update(self, user: User) -> None:
+        values = asdict(user)
+        values.pop("connection")
+        await self.conn.execute(
+            t.users.update()
+            .where(t.users.c.user_id == user.user_id, t.users.c.tenant_id == user.tenant_id)
+            .values(email_key=user.email.lower(), **values)
+        )
+
+    async def delete(self, tenant_id: str, user_id: str) -> bool:
+        for table in (t.challenges, t.recovery_codes, t.phone_authenticators):
+            await self.conn.execute(
+                table.delete().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id)
+            )
+        result = await self.conn.execute(
+            t.users.delete().where(t.users.c.tenant_id == tenant_id, t.users.c.user_id == user_id)
+        )
+        return _rowcount(result) == 1
+
+    async def record_login(self, tenant_id: str, user_id: str, now: datetime) -> None:
+        c = t.users.c
+        await self.conn.execute(
+            t.users.update()
+            .where(c.tenant_id == tenant_id, c.user_id == user_id)
+            .values(last_login=now, logins_count=c.logins_count + 1)
+        )
+
+
+class SqlAuthenticatorRepo(_Repo):
+    table = t.phone_authenticators
+
+    async def list_for_user(self, tenant_id: str, user_id: str) -> list[PhoneAuthenticator]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table)
+            .where(c.tenant_id == tenant_id, c.user_id == user_id)
+            .order_by(c.created_at, c.id)
+        )
+        return [_row_to(PhoneAuthenticator, r) for r in rows]
+
+    async def get(self, tenant_id: str, authenticator_id: str) -> PhoneAuthenticator | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == authenticator_id)
+            )
+        ).first()
+        return _row_to(PhoneAuthenticator, row) if row else None
+
+    async def add(self, authenticator: PhoneAuthenticator) -> None:
+        await self.conn.execute(self.table.insert().values(**asdict(authenticator)))
+
+    async def try_confirm(self, tenant_id: str, authenticator_id: str, now: datetime) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == tenant_id, c.id == authenticator_id, c.confirmed.is_(False))
+            .values(confirmed=True, confirmed_at=now, last_auth_at=now)
+        )
+        return _rowcount(result) == 1
+
+    async def touch(self, tenant_id: str, authenticator_id: str, now: datetime) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == tenant_id, c.id == authenticator_id)
+            .values(last_auth_at=now)
+        )
+
+    async def delete(self, tenant_id: str, authenticator_id: str) -> bool:
+        c = self.table.c
+        await self.conn.execute(
+            t.challenges.delete().where(
+                t.challenges.c.tenant_id == tenant_id,
+                t.challenges.c.authenticator_id == authenticator_id,
+            )
+        )
+        result = await self.conn.execute(
+            self.table.delete().where(c.tenant_id == tenant_id, c.id == authenticator_id)
+        )
+        return _rowcount(result) == 1
+
+    async def delete_unconfirmed(self, tenant_id: str, user_id: str) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.delete().where(
+                c.tenant_id == tenant_id, c.user_id == user_id, c.confirmed.is_(False)
+            )
+        )
+
+    async def delete_all(self, tenant_id: str, user_id: str) -> int:
+        c = self.table.c
+        await self.conn.execute(
+            t.challenges.delete().where(
+                t.challenges.c.tenant_id == tenant_id, t.challenges.c.user_id == user_id
+            )
+        )
+        result = await self.conn.execute(
+            self.table.delete().where(c.tenant_id == tenant_id, c.user_id == user_id)
+        )
+        return _rowcount(result)
+
+
+class SqlRecoveryCodeRepo(_Repo):
+    table = t.recovery_codes
+
+    async def get_for_user(self, tenant_id: str, user_id: str) -> list[RecoveryCode]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.tenant_id == tenant_id, c.user_id == user_id)
+        )
+        return [_row_to(RecoveryCode, r) for r in rows]
+
+    async def add(self, code: RecoveryCode) -> None:
+        await self.conn.execute(self.table.insert().values(**asdict(code)))
+
+    async def confirm(self, tenant_id: str, code_id: str) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == tenant_id, c.id == code_id)
+            .values(confirmed=True)
+        )
+
+    async def try_consume(self, tenant_id: str, code_id: str) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.delete().where(
+                c.tenant_id == tenant_id, c.id == code_id, c.confirmed.is_(True)
+            )
+        )
+        return _rowcount(result) == 1
+
+    async def delete_all(self, tenant_id: str, user_id: str) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.delete().where(c.tenant_id == tenant_id, c.user_id == user_id)
+        )
+
+    async def delete_unconfirmed(self, tenant_id: str, user_id: str) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.delete().where(
+                c.tenant_id == tenant_id, c.user_id == user_id, c.confirmed.is_(False)
+            )
+        )
+
+
+class SqlChallengeRepo(_Repo):
+    table = t.challenges
+
+    async def add(self, challenge: Challenge, oob_hash: str) -> None:
+        await self.conn.execute(self.table.insert().values(oob_hash=oob_hash, **asdict(challenge)))
+
+    async def get_by_oob_hash(self, tenant_id: str, oob_hash: str) -> Challenge | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.oob_hash == oob_hash)
+            )
+        ).first()
+        return _row_to(Challenge, row) if row else None
+
+    async def get(self, tenant_id: str, challenge_id: str) -> Challenge | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == challenge_id)
+            )
+        ).first()
+        return _row_to(Challenge, row) if row else None
+
+    async def try_count_attempt(self, challenge_id: str, now: datetime) -> bool:
+        # Counted before the compare, in its own statement: a guess is spent even if the
+        # request dies afterwards, and the row lock orders concurrent submissions.
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(
+                c.id == challenge_id,
+                c.consumed_at.is_(None),
+                c.attempts < c.max_attempts,
+                c.expires_at > now,
+            )
+            .values(attempts=c.attempts + 1)
+        )
+        return _rowcount(result) == 1
+
+    async def try_consume(self, challenge_id: str, now: datetime) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.id == challenge_id, c.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
+        return _rowcount(result) == 1
+
+
+class SqlOutboxRepo(_Repo):
+    table = t.outbox_messages
+
+    async def add(self, message: OutboxMessage) -> None:
+        await self.conn.execute(self.table.insert().values(**asdict(message)))
+
+    async def claim_due(
+        self, now: datetime, lease_seconds: float, limit: int
+    ) -> list[OutboxMessage]:
+        """Claim due messages with a lease: a dispatcher that dies mid-send leaves the
+        message to be claimed again once the lease runs out, so nothing is lost."""
+        c = self.table.c
+        due = sa.or_(
+            sa.and_(c.status == "pending", c.not_before <= now),
+            sa.and_(c.status == "sending", c.claimed_until < now),
+        )
+        candidates = (
+            (
+                await self.conn.execute(
+                    sa.select(c.id).where(due).order_by(c.not_before).limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        claimed: list[OutboxMessage] = []
+        until = now + timedelta(seconds=lease_seconds)
+        for message_id in candidates:
+            result = await self.conn.execute(
+                self.table.update()
+                .where(c.id == message_id, due)
+                .values(status="sending", claimed_until=until, attempts=c.attempts + 1)
+            )
+            if _rowcount(result) == 1:
+                row = (
+                    await self.conn.execute(sa.select(self.table).where(c.id == message_id))
+                ).one()
+                claimed.append(_row_to(OutboxMessage, row))
+        return claimed
+
+    async def mark_sent(
+        self, message_id: str, provider: str, provider_message_id: str | None, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.id == message_id)
+            .values(
+                status="sent",
+                sent_at=now,
+                provider=provider,
+                provider_message_id=provider_message_id,
+                payload=None,
+                claimed_until=None,
+            )
+        )
+
+    async def mark_failed(
+        self, message_id: str, provider: str | None, error: str, status: str
+    ) -> None:
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.id == message_id)
+            .values(
+                status=status, provider=provider, last_error=error, payload=None, claimed_until=None
+            )
+        )
+
+    async def reschedule(self, message_id: str, not_before: datetime, error: str) -> None:
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.id == message_id)
+            .values(status="pending", not_before=not_before, last_error=error, claimed_until=None)
+        )
+
+    async def pending(self, tenant_id: str | None = None) -> list[OutboxMessage]:
+        c = self.table.c
+        query = sa.select(self.table).where(c.status.in_(("pending", "sending")))
+        if tenant_id:
+            query = query.where(c.tenant_id == tenant_id)
+        rows = await self.conn.execute(query.order_by(c.created_at))
+        return [_row_to(OutboxMessage, r) for r in rows]
+
+
+class SqlInboxRepo(_Repo):
+    table = t.inbox_messages
+
+    async def add(self, message: InboxMessage) -> None:
+        await self.conn.execute(self.table.insert().values(**asdict(message)))
+
+    async def list(
+        self, tenant_id: str, limit: int = 100, recipient: str | None = None
+    ) -> list[InboxMessage]:
+        c = self.table.c
+        query = sa.select(self.table).where(c.tenant_id == tenant_id)
+        if recipient:
+            query = query.where(c.recipient == recipient)
+        rows = await self.conn.execute(
+            query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        )
+        return [_row_to(InboxMessage, r) for r in rows]
+
+
+class SqlEventRepo(_Repo):
+    table = t.log_events
+
+    async def add(self, event: LogEvent) -> None:
+        await self.conn.execute(self.table.insert().values(**asdict(event)))
+
+    async def list(
+        self, tenant_id: str, limit: int = 100, type_: str | None = None
+    ) -> list[LogEvent]:
+        c = self.table.c
+        query = sa.select(self.table).where(c.tenant_id == tenant_id)
+        if type_:
+            query = query.where(c.type == type_)
+        rows = await self.conn.execute(query.order_by(c.date.desc(), c.log_id.desc()).limit(limit))
+        return [_row_to(LogEvent, r) for r in rows]
+
+
+class SqlSigningKeyRepo(_Repo):
+    table = t.signing_keys
+
+    async def active(self, tenant_id: str) -> list[tuple[str, str]]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(c.kid, c.private_key)
+            .where(c.tenant_id == tenant_id, c.retired_at.is_(None))
+            .order_by(c.created_at.desc())
+        )
+        return [(r.kid, r.private_key) for r in rows]
+
+    async def add(self, tenant_id: str, kid: str, encrypted_pem: str, now: datetime) -> None:
+        await self.conn.execute(
+            self.table.insert().values(
+                kid=kid, tenant_id=tenant_id, private_key=encrypted_pem, created_at=now
+            )
+        )
+
+
+class SqlUnitOfWork:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.tenants = SqlTenantRepo(conn)
+        self.applications = SqlApplicationRepo(conn)
+        self.users = SqlUserRepo(conn)
+        self.authenticators = SqlAuthenticatorRepo(conn)
+        self.recovery_codes = SqlRecoveryCodeRepo(conn)
+        self.challenges = SqlChallengeRepo(conn)
+        self.outbox = SqlOutboxRepo(conn)
+        self.inbox = SqlInboxRepo(conn)
+        self.events = SqlEventRepo(conn)
+        self.signing_keys = SqlSigningKeyRepo(conn)

@@ -1,0 +1,196 @@
+"""Table definitions (SQLAlchemy Core). The Alembic migrations create exactly these."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = sa.DateTime(timezone=True)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("domain", sa.String(255), unique=True),
+    sa.Column("is_default", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+tenant_settings = sa.Table(
+    "tenant_settings",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("friendly_name", sa.String(255), nullable=False),
+    sa.Column("mfa_policies", sa.JSON, nullable=False),
+    sa.Column("factor_sms_enabled", sa.Boolean, nullable=False),
+    sa.Column("factor_recovery_code_enabled", sa.Boolean, nullable=False),
+    sa.Column("message_types", sa.JSON, nullable=False),
+    sa.Column("selected_provider", sa.String(64), nullable=False),
+    sa.Column("enrollment_message", sa.Text),
+    sa.Column("verification_message", sa.Text),
+    # Lifetime count of messages sent by the capped ``auth0`` evaluation provider.
+    sa.Column("evaluation_messages_sent", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("private_key", sa.Text, nullable=False),  # PEM, encrypted with the server key
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("retired_at", TS),
+)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("app_type", sa.String(32), nullable=False),
+    sa.Column("secret_hash", sa.String(128), nullable=False),
+    sa.Column("secret_key_id", sa.String(16), nullable=False),
+    sa.Column("grant_types", sa.JSON, nullable=False),
+    sa.Column("client_grants", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False),  # lower-cased, for uniqueness
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("email_verified", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("nickname", sa.String(255), nullable=False),
+    sa.Column("blocked", sa.Boolean, nullable=False),
+    sa.Column("user_metadata", sa.JSON, nullable=False),
+    sa.Column("app_metadata", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("last_login", TS),
+    sa.Column("logins_count", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("tenant_id", "email_key", name="uq_users_tenant_email"),
+)
+
+phone_authenticators = sa.Table(
+    "phone_authenticators",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("users.user_id"), nullable=False, index=True),
+    sa.Column("phone_number", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String(255)),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("confirmed_at", TS),
+    sa.Column("last_auth_at", TS),
+)
+
+recovery_codes = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("users.user_id"), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(128), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+challenges = sa.Table(
+    "challenges",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("users.user_id"), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("authenticator_id", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("oob_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("code_hash", sa.String(128), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("consumed_at", TS),
+    sa.Column("recovery_code_id", sa.String(40)),
+)
+
+outbox_messages = sa.Table(
+    "outbox_messages",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("challenge_id", sa.String(40)),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("client_id", sa.String(64)),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("recipient", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text),  # encrypted; erased once delivered, failed or expired
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", TS, nullable=False),
+    sa.Column("claimed_until", TS),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("sent_at", TS),
+    sa.Column("provider", sa.String(64)),
+    sa.Column("provider_message_id", sa.String(128)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(512)),
+    sa.Index("ix_outbox_due", "status", "not_before"),
+)
+
+inbox_messages = sa.Table(
+    "inbox_messages",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("recipient", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("code", sa.String(16)),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_inbox_tenant_created", "tenant_id", "created_at"),
+)
+
+log_events = sa.Table(
+    "log_events",
+    metadata,
+    sa.Column("log_id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("date", TS, nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("client_id", sa.String(64)),
+    sa.Column("client_name", sa.String(255)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(512)),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("user_name", sa.String(320)),
+    sa.Column("connection", sa.String(128)),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_log_events_tenant_date", "tenant_id", "date"),
+)

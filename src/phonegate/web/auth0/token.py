@@ -1,0 +1,178 @@
+"""``POST /oauth/token``: the password, password-realm, mfa-oob, mfa-recovery-code and
+client_credentials grants (Auth0 Authentication API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from phonegate.domain import challenges, clients, login
+from phonegate.domain.grants import Grant, split_scope
+from phonegate.domain.models import User
+from phonegate.domain.ports import UnitOfWork
+from phonegate.errors import AccessDenied, InvalidRequest, PhonegateError
+from phonegate.tokens import token_response
+from phonegate.web.requests import (
+    audiences,
+    container,
+    issuer,
+    read_object,
+    request_context,
+    tenant_scope,
+)
+
+router = APIRouter()
+
+SUPPORTED = (
+    clients.GRANT_PASSWORD,
+    clients.GRANT_PASSWORD_REALM,
+    clients.GRANT_MFA_OOB,
+    clients.GRANT_MFA_RECOVERY,
+    clients.GRANT_CLIENT_CREDENTIALS,
+)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _basic_credentials(request: Request, body: dict[str, Any]) -> None:
+    """client_secret_basic: credentials in the Authorization header."""
+    import base64
+    from urllib.parse import unquote
+
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return
+    try:
+        decoded = base64.b64decode(header[6:].strip()).decode()
+    except ValueError:
+        raise AccessDenied("Unauthorized") from None
+    cid, _, secret = decoded.partition(":")
+    body.setdefault("client_id", unquote(cid))
+    body.setdefault("client_secret", unquote(secret))
+
+
+def _id_claims(user: User, amr: list[str]) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "name": user.name,
+        "nickname": user.nickname,
+        "updated_at": user.updated_at.isoformat().replace("+00:00", "Z"),
+        "amr": amr,
+    }
+
+
+@router.post("/oauth/token")
+async def token(request: Request) -> JSONResponse:
+    body = await read_object(request)
+    _basic_credentials(request, body)
+    grant_type = body.get("grant_type")
+    if not isinstance(grant_type, str) or not grant_type:
+        raise InvalidRequest("Missing required parameter: grant_type")
+    if grant_type not in SUPPORTED:
+        raise PhonegateError(
+            f"Unsupported grant type: {grant_type}", status=403, error="unsupported_grant_type"
+        )
+    c = container(request)
+    ctx = request_context(request)
+    auds = audiences(request)
+    async with tenant_scope(request) as (uow, tenant):
+        app = await clients.authenticate(
+            uow, c.keys, tenant.id, body.get("client_id"), body.get("client_secret"), grant_type
+        )
+        if grant_type == clients.GRANT_CLIENT_CREDENTIALS:
+            return await _client_credentials(
+                request, body, app.client_id, app.client_grants, tenant.id, uow
+            )
+        grant: Grant
+        if grant_type in (clients.GRANT_PASSWORD, clients.GRANT_PASSWORD_REALM):
+            grant = await login.password_grant(
+                uow,
+                c.deps,
+                tenant,
+                app,
+                body,
+                auds,
+                ctx,
+                realm_required=grant_type == clients.GRANT_PASSWORD_REALM,
+            )
+        else:
+            txn, _ = await challenges.load_transaction(
+                uow, c.deps, tenant, app, body.get("mfa_token")
+            )
+            if grant_type == clients.GRANT_MFA_OOB:
+                user, _kind = await challenges.verify_oob(uow, c.deps, tenant, app, body, ctx)
+                grant = Grant(
+                    user=user, app=app, scope=txn.scope, audience=txn.audience or None, amr=["mfa"]
+                )
+            else:
+                user, fresh = await challenges.use_recovery_code(
+                    uow, c.deps, tenant, app, body, ctx
+                )
+                grant = Grant(
+                    user=user,
+                    app=app,
+                    scope=txn.scope,
+                    audience=txn.audience or None,
+                    amr=["mfa"],
+                    recovery_code=fresh,
+                )
+            await login.succeed(uow, c.deps, tenant, app, grant.user, ctx)
+    keys = await c.signing_keys(tenant.id)
+    in_mfa_api = grant.audience in auds.mfa
+    result = token_response(
+        issuer=issuer(request),
+        subject=grant.user.user_id,
+        client_id=app.client_id,
+        audience=grant.audience or auds.userinfo,
+        scope=grant.scope,
+        key=keys[0],
+        now=c.clock.now(),
+        ttl=c.settings.mfa_access_token_ttl_seconds
+        if in_mfa_api
+        else c.settings.access_token_ttl_seconds,
+        id_claims=_id_claims(grant.user, grant.amr),
+        extra_audience=auds.userinfo if "openid" in grant.scope.split() else None,
+    )
+    if grant.recovery_code:
+        result["recovery_code"] = grant.recovery_code
+    return JSONResponse(result, headers=NO_STORE)
+
+
+async def _client_credentials(
+    request: Request,
+    body: dict[str, Any],
+    client_id: str,
+    client_grants: dict[str, list[str]],
+    tenant_id: str,
+    uow: UnitOfWork,
+) -> JSONResponse:
+    c = container(request)
+    audience = body.get("audience")
+    auds = audiences(request)
+    if not isinstance(audience, str) or not audience:
+        raise InvalidRequest("Missing required parameter: audience")
+    if audience not in auds.management:
+        raise AccessDenied(f"Service not found: {audience}", status=403)
+    allowed = client_grants.get("management", [])
+    if not allowed:
+        raise AccessDenied(
+            f'Client is not authorized to access "{audience}". You need to create a "client-grant" '
+            "associated to this API.",
+            status=403,
+        )
+    wanted = split_scope(body.get("scope"))
+    scope = " ".join(s for s in wanted if s in allowed) if wanted else " ".join(allowed)
+    keys = await c.signing_keys(tenant_id, uow)
+    result = token_response(
+        issuer=issuer(request),
+        subject=f"{client_id}@clients",
+        client_id=client_id,
+        audience=audience,
+        scope=scope,
+        key=keys[0],
+        now=c.clock.now(),
+        ttl=c.settings.access_token_ttl_seconds,
+    )
+    return JSONResponse(result, headers=NO_STORE)

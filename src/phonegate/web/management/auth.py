@@ -1,0 +1,51 @@
+"""Management API access: a Bearer JWT from the client_credentials grant, for this tenant's
+``/api/v2/`` audience, carrying the scope the endpoint needs (any of several, as Auth0)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from phonegate.domain.grants import MANAGEMENT_SCOPES, split_scope
+from phonegate.domain.models import Tenant
+from phonegate.domain.ports import UnitOfWork
+from phonegate.errors import InsufficientScope, InvalidToken
+from phonegate.tokens import verify
+from phonegate.web.requests import audiences, container, tenant_scope
+
+__all__ = ["MANAGEMENT_SCOPES", "Caller", "management_scope"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    client_id: str
+    scopes: frozenset[str]
+
+
+@asynccontextmanager
+async def management_scope(
+    request: Request, *any_of: str
+) -> AsyncIterator[tuple[UnitOfWork, Tenant, Caller]]:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Missing authentication")
+    c = container(request)
+    async with tenant_scope(request) as (uow, tenant):
+        keys = await c.signing_keys(tenant.id, uow)
+        try:
+            claims: dict[str, Any] = verify(
+                token.strip(), keys, audiences=sorted(audiences(request).management)
+            )
+        except InvalidToken as exc:
+            raise InvalidToken(
+                exc.description if "Expired" in exc.description else "Invalid token"
+            ) from None
+        granted = frozenset(split_scope(claims.get("scope")))
+        if any_of and not granted.intersection(any_of):
+            raise InsufficientScope(f"Insufficient scope, expected any of: {','.join(any_of)}")
+        yield uow, tenant, Caller(client_id=str(claims.get("azp", "")), scopes=granted)

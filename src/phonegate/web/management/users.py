@@ -1,0 +1,193 @@
+"""Management API: users of the database connection and their phone authenticators."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from phonegate.domain import challenges, enrollments, users
+from phonegate.domain.models import DATABASE_CONNECTION, User
+from phonegate.errors import InvalidRequest
+from phonegate.phone import mask
+from phonegate.web.management.auth import management_scope
+from phonegate.web.requests import container, read_object, request_context
+
+router = APIRouter(prefix="/api/v2/users")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def user_json(user: User, multifactor: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "user_id": user.user_id,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "name": user.name,
+        "nickname": user.nickname,
+        "created_at": _iso(user.created_at),
+        "updated_at": _iso(user.updated_at),
+        "identities": [
+            {
+                "connection": DATABASE_CONNECTION,
+                "user_id": user.user_id.split("|", 1)[1],
+                "provider": "auth0",
+                "isSocial": False,
+            }
+        ],
+        "app_metadata": user.app_metadata,
+        "user_metadata": user.user_metadata,
+        "blocked": user.blocked,
+        "logins_count": user.logins_count,
+    }
+    if user.last_login:
+        body["last_login"] = _iso(user.last_login)
+    if multifactor:
+        body["multifactor"] = multifactor
+    return body
+
+
+def _id(raw: str) -> str:
+    user_id = unquote(raw)
+    if len(user_id) > 128:
+        raise InvalidRequest(
+            "Path validation error: user_id is too long.", error_code="invalid_uri"
+        )
+    return user_id
+
+
+@router.post("", status_code=201)
+async def create_user(request: Request) -> JSONResponse:
+    body = await read_object(request)
+    c = container(request)
+    async with management_scope(request, "create:users") as (uow, tenant, _):
+        user = await users.create_user(uow, c.deps, tenant.id, body, request_context(request))
+    return JSONResponse(user_json(user), status_code=201)
+
+
+@router.get("/{user_id}")
+async def get_user(request: Request, user_id: str) -> JSONResponse:
+    async with management_scope(request, "read:users") as (uow, tenant, _):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        enrolled = any(
+            a.confirmed for a in await uow.authenticators.list_for_user(tenant.id, user.user_id)
+        )
+    return JSONResponse(user_json(user, ["guardian"] if enrolled else None))
+
+
+@router.patch("/{user_id}")
+async def update_user(request: Request, user_id: str) -> JSONResponse:
+    body = await read_object(request)
+    c = container(request)
+    async with management_scope(request, "update:users") as (uow, tenant, _):
+        user = await users.update_user(uow, c.deps, tenant.id, _id(user_id), body)
+    return JSONResponse(user_json(user))
+
+
+@router.delete("/{user_id}", status_code=204)
+async def delete_user(request: Request, user_id: str) -> Response:
+    c = container(request)
+    async with management_scope(request, "delete:users") as (uow, tenant, _):
+        await users.delete_user(uow, c.deps, tenant.id, _id(user_id), request_context(request))
+    return Response(status_code=204)
+
+
+def _page_params(request: Request) -> tuple[int, int, bool]:
+    q = request.query_params
+    try:
+        page = int(q.get("page", "0"))
+        per_page = int(q.get("per_page", "50"))
+    except ValueError:
+        raise InvalidRequest(
+            "Query validation error: page and per_page must be integers.",
+            error_code="invalid_query_string",
+        ) from None
+    if page < 0 or not 1 <= per_page <= 100:
+        raise InvalidRequest(
+            "Query validation error: page must be >= 0 and per_page 1..100.",
+            error_code="invalid_query_string",
+        )
+    return page, per_page, q.get("include_totals", "false").lower() == "true"
+
+
+@router.get("/{user_id}/authentication-methods")
+async def authentication_methods(request: Request, user_id: str) -> JSONResponse:
+    page, per_page, totals = _page_params(request)
+    async with management_scope(request, "read:authentication_methods", "read:users") as (
+        uow,
+        tenant,
+        _,
+    ):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        auths = await uow.authenticators.list_for_user(tenant.id, user.user_id)
+        codes = [
+            rc
+            for rc in await uow.recovery_codes.get_for_user(tenant.id, user.user_id)
+            if rc.confirmed
+        ]
+    methods = enrollments.authentication_methods(auths, bool(codes), codes[0].id if codes else None)
+    for method in methods:
+        method.setdefault("created_at", _iso(codes[0].created_at) if codes else None)
+    chunk = methods[page * per_page : (page + 1) * per_page]
+    if totals:
+        return JSONResponse(
+            {
+                "authenticators": chunk,
+                "start": page * per_page,
+                "limit": per_page,
+                "total": len(methods),
+            }
+        )
+    return JSONResponse(chunk)
+
+
+@router.get("/{user_id}/enrollments")
+async def guardian_enrollments(request: Request, user_id: str) -> JSONResponse:
+    async with management_scope(request, "read:users") as (uow, tenant, _):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        auths = await uow.authenticators.list_for_user(tenant.id, user.user_id)
+    return JSONResponse(
+        [
+            {
+                "id": a.id,
+                "status": "confirmed" if a.confirmed else "pending",
+                "type": "sms",
+                "name": a.name or "",
+                "phone_number": mask(a.phone_number),
+                "auth_method": a.channel,
+                "enrolled_at": _iso(a.confirmed_at),
+                "last_auth": _iso(a.last_auth_at),
+            }
+            for a in auths
+        ]
+    )
+
+
+@router.delete("/{user_id}/authenticators", status_code=204)
+async def delete_authenticators(request: Request, user_id: str) -> Response:
+    c = container(request)
+    async with management_scope(request, "delete:guardian_enrollments", "delete:users") as (
+        uow,
+        tenant,
+        _,
+    ):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        await enrollments.delete_all(uow, c.deps, tenant, user, request_context(request))
+    return Response(status_code=204)
+
+
+@router.post("/{user_id}/recovery-code-regeneration")
+async def regenerate_recovery_code(request: Request, user_id: str) -> JSONResponse:
+    await read_object(request)
+    c = container(request)
+    async with management_scope(request, "update:users") as (uow, tenant, _):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        await uow.recovery_codes.delete_all(tenant.id, user.user_id)
+        _, code = await challenges.add_recovery_code(
+            uow, c.deps, tenant.id, user.user_id, confirmed=True
+        )
+    return JSONResponse({"recovery_code": code})
