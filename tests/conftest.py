@@ -17,12 +17,13 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from phonegate.bootstrap import Credentials, bootstrap
 from phonegate.clock import FrozenClock
 from phonegate.container import Container
 from phonegate.settings import Settings
-from phonegate.storage.db import create_engine
+from phonegate.storage.db import create_engine, normalize_url
 from phonegate.storage.migrate import upgrade
 from phonegate.storage.tables import metadata
 from phonegate.web.app import create_app
@@ -50,20 +51,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
-    url = need(PG_URL, "PHONEGATE_TEST_DATABASE_URL")
+def postgres_migrated() -> Iterator[str]:
+    """A throwaway database per test session on the configured server, so concurrent runs
+    (a developer and CI, or two developers) never see each other's rows."""
+    base = need(PG_URL, "PHONEGATE_TEST_DATABASE_URL")
     import asyncio
 
-    async def _reset() -> None:
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await conn.execute(sa.text("CREATE SCHEMA public"))
+    name = f"phonegate_test_{os.getpid()}_{secrets.token_hex(4)}"
+    url = make_url(normalize_url(base)).set(database=name).render_as_string(hide_password=False)
+
+    async def _admin(statement: str) -> None:
+        engine = create_engine(base)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text(statement))
         await engine.dispose()
 
-    asyncio.run(_reset())
-    upgrade(url)
-    return url
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def truncate_all(url: str) -> None:

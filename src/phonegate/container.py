@@ -47,8 +47,16 @@ class Container:
         self.clock: Clock = clock or SystemClock()
         self.keys = load_keyring(settings)
         self.engine = engine or create_engine(settings.resolved_database_url)
+        # SQLite has one writer and every transaction takes the write lock up front. Queue
+        # this process's transactions on an asyncio lock (FIFO, no polling) instead of
+        # letting SQLite's busy handler sleep-poll; other processes still meet busy_timeout.
+        self._sqlite_gate: asyncio.Lock | None = (
+            asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        )
         self.passwords = Argon2Passwords()
-        self.registry = ProviderRegistry(SqlInbox(self.engine), production=settings.is_production)
+        self.registry = ProviderRegistry(
+            SqlInbox(self.unit_of_work), production=settings.is_production
+        )
         self.deps = DomainDeps(
             keys=self.keys,
             clock=self.clock,
@@ -76,6 +84,15 @@ class Container:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """One transaction. Domain errors are expected outcomes whose bookkeeping (a spent
         attempt, a failure event) must persist, so they commit; anything else rolls back."""
+        if self._sqlite_gate is None:
+            async with self._transaction() as uow:
+                yield uow
+            return
+        async with self._sqlite_gate, self._transaction() as uow:
+            yield uow
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[UnitOfWork]:
         async with self.engine.connect() as conn:
             await conn.begin()
             try:

@@ -48,6 +48,7 @@ class Dispatcher:
         clock: Clock,
         *,
         interval: float = 2.0,
+        max_parallel: int = 8,
     ) -> None:
         self._uow = uow
         self._registry = registry
@@ -56,22 +57,42 @@ class Dispatcher:
         self._interval = interval
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._again = False
+        self._sending = asyncio.Semaphore(max_parallel)
 
     def kick(self) -> None:
         self._wake.set()
 
     async def run_once(self, limit: int = 50) -> int:
-        """Send every message that is due now; returns how many were handled."""
+        """Send every message that is due now; returns how many this call handled.
+
+        When a pass is already running, this only asks it to go round once more (it claims
+        until nothing is due), so concurrent requests never queue behind each other.
+        """
+        if self._lock.locked():
+            self._again = True
+            return 0
         async with self._lock:
             handled = 0
             while True:
+                self._again = False
                 async with self._uow() as uow:
                     batch = await uow.outbox.claim_due(self._clock.now(), LEASE_SECONDS, limit)
                 if not batch:
+                    if self._again:
+                        continue
                     return handled
-                for message in batch:
-                    await self._deliver(message)
+                await asyncio.gather(*(self._deliver_guarded(m) for m in batch))
                 handled += len(batch)
+
+    async def _deliver_guarded(self, message: OutboxMessage) -> None:
+        async with self._sending:
+            try:
+                await self._deliver(message)
+            except Exception:
+                # Bookkeeping failed (database down?): the lease lapses and the message is
+                # claimed again, so it is not lost.
+                log.exception("delivery of %s could not be recorded", message.id)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -54,12 +54,14 @@ class _Repo:
 
 
 class SqlTenantRepo(_Repo):
-    async def _load(self, where: Any) -> Tenant | None:
+    async def _load(self, where: Any, order_by: Any = None) -> Tenant | None:
         query = (
             sa.select(t.tenants, t.tenant_settings)
             .join(t.tenant_settings, t.tenant_settings.c.tenant_id == t.tenants.c.id)
             .where(where)
         )
+        if order_by is not None:
+            query = query.order_by(order_by).limit(1)
         row = (await self.conn.execute(query)).first()
         if row is None:
             return None
@@ -86,8 +88,12 @@ class SqlTenantRepo(_Repo):
     async def for_host(self, host: str) -> Tenant | None:
         host = host.lower()
         bare = host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
-        found = await self._load(t.tenants.c.domain.in_({host, bare}))
-        return found or await self._load(t.tenants.c.is_default.is_(True))
+        # One query: a tenant whose domain matches wins over the default tenant.
+        matches = t.tenants.c.domain.in_({host, bare})
+        return await self._load(
+            sa.or_(matches, t.tenants.c.is_default.is_(True)),
+            order_by=sa.case((matches, 0), else_=1),
+        )
 
     async def get(self, tenant_id: str) -> Tenant | None:
         return await self._load(t.tenants.c.id == tenant_id)
