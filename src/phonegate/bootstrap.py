@@ -1,14 +1,18 @@
 """``phonegate bootstrap``: the default tenant, a demo application, a management
 application and a demo user — created once, printed every time.
 
-The demo secrets are derived from the server key rather than stored, so a second run prints
-the same credentials without the database ever holding them in clear.
+The applications store only hashes of their secrets, so bootstrap keeps its own copy of the
+demo credentials encrypted with the server key ring (re-encrypted after a key rotation):
+a second run prints the same credentials, and the database never holds them in clear.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 from dataclasses import dataclass
 
+from phonegate import ids
 from phonegate.container import Container
 from phonegate.domain import clients
 from phonegate.domain.grants import MANAGEMENT_SCOPES
@@ -24,7 +28,6 @@ DEMO_GRANTS = [
     clients.GRANT_PASSWORD,
     clients.GRANT_PASSWORD_REALM,
     clients.GRANT_MFA_OOB,
-    clients.GRANT_MFA_OTP,
     clients.GRANT_MFA_RECOVERY,
 ]
 
@@ -54,22 +57,45 @@ class Credentials:
         }
 
 
+CREDENTIALS_SECRET = "bootstrap.credentials"  # noqa: S105 - a stored secret's name
+
+
+def _fresh_credentials() -> dict[str, str]:
+    return {
+        "demo_client_id": ids.client_id(),
+        "demo_client_secret": ids.client_secret(),
+        "management_client_id": ids.client_id(),
+        "management_client_secret": ids.client_secret(),
+        "password": "Demo-" + secrets.token_urlsafe(9),
+    }
+
+
 async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
     keys = c.keys
     now = c.clock.now()
-    demo_id = keys.derive_secret("demo-client-id", 32)
-    demo_secret = keys.derive_secret("demo-client-secret", 43)
-    mgmt_id = keys.derive_secret("management-client-id", 32)
-    mgmt_secret = keys.derive_secret("management-client-secret", 43)
-    password = "Demo-" + keys.derive_secret("demo-user-password", 12)
     host = f"{c.settings.host}:{c.settings.port}"
     url = c.settings.public_url.rstrip("/") if c.settings.public_url else f"http://{host}"
     async with c.unit_of_work() as uow:
         tenant = await uow.tenants.get_by_name(DEFAULT_TENANT)
         if tenant is None:
             tenant = new_tenant(DEFAULT_TENANT, now, default=True)
+            tenant.settings.friendly_name = "phonegate"
             tenant.settings.selected_provider = provider
             await uow.tenants.add(tenant)
+        sealed = await uow.secrets.get(tenant.id, CREDENTIALS_SECRET)
+        opened = keys.decrypt(sealed) if sealed else None
+        if sealed and opened is None:
+            raise SystemExit(
+                "the stored demo credentials cannot be decrypted: is PHONEGATE_SECRET_KEYS "
+                "missing the key they were written with?"
+            )
+        stored: dict[str, str] = json.loads(opened) if opened else _fresh_credentials()
+        rewrapped = keys.rewrap(sealed) if sealed else keys.encrypt(json.dumps(stored))
+        if rewrapped is not None:
+            await uow.secrets.put(tenant.id, CREDENTIALS_SECRET, rewrapped, now)
+        demo_id, demo_secret = stored["demo_client_id"], stored["demo_client_secret"]
+        mgmt_id, mgmt_secret = stored["management_client_id"], stored["management_client_secret"]
+        password = stored["password"]
         for client_id, secret, name, app_type, grants, client_grants in (
             (demo_id, demo_secret, DEMO_APP, "regular_web", DEMO_GRANTS, {}),
             (
@@ -82,7 +108,7 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
             ),
         ):
             if await uow.applications.get(tenant.id, client_id) is None:
-                digest, key_id = clients.hash_secret(keys, secret)
+                digest, key_id = clients.hash_secret(secret)
                 await uow.applications.add(
                     Application(
                         tenant_id=tenant.id,
@@ -112,6 +138,8 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
                 },
                 RequestContext(),
             )
+        # Create the tenant's signing key now rather than racing for it at first use.
+        await c.signing_keys(tenant.id, uow)
     return Credentials(
         url=url,
         client_id=demo_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Annotated
 
 import typer
@@ -38,6 +39,9 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s"
+    )
     application = create_app(Container(settings))
     uvicorn.run(
         application,
@@ -45,6 +49,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
+        access_log=False,  # phonegate.access logs requests without query strings
         http="httptools",
         proxy_headers=False,
         server_header=False,

@@ -105,30 +105,48 @@ class Container:
                 raise
             await conn.commit()
 
-    async def signing_keys(self, tenant_id: str, uow: UnitOfWork | None = None) -> list[SigningKey]:
-        """The tenant's RS256 keys, newest first; the first use creates one. Pass the open
-        unit of work when inside one (SQLite allows one writer, so a second would wait)."""
+    async def signing_keys(
+        self,
+        tenant_id: str,
+        uow: UnitOfWork | None = None,
+        *,
+        want_kid: str | None = None,
+        refresh: bool = False,
+    ) -> list[SigningKey]:
+        """The tenant's RS256 keys, newest first; the first use creates one.
+
+        Cached per process; reloaded when a token names a kid this process has not seen
+        (another process may have created a key). Pass the open unit of work when inside
+        one (SQLite has one writer, so a second transaction would wait on the first).
+        """
         cached = self._signing.get(tenant_id)
-        if cached:
+        if cached and not refresh and (want_kid is None or any(k.kid == want_kid for k in cached)):
             return cached
         async with self._signing_lock:
             if uow is not None:
-                rows = await self._load_or_create_keys(uow, tenant_id)
+                keys = await self._load_or_create_keys(uow, tenant_id)
             else:
                 async with self.unit_of_work() as own:
-                    rows = await self._load_or_create_keys(own, tenant_id)
-            keys = [import_private_key(kid, pem, self.keys) for kid, pem in rows]
+                    keys = await self._load_or_create_keys(own, tenant_id)
             self._signing[tenant_id] = keys
             return keys
 
-    async def _load_or_create_keys(self, uow: UnitOfWork, tenant_id: str) -> list[tuple[str, str]]:
+    async def _load_or_create_keys(self, uow: UnitOfWork, tenant_id: str) -> list[SigningKey]:
         rows = await uow.signing_keys.active(tenant_id)
         if not rows:
             key = generate_signing_key()
             sealed = export_private_key(key, self.keys)
             await uow.signing_keys.add(tenant_id, key.kid, sealed, self.clock.now())
             rows = [(key.kid, sealed)]
-        return rows
+        keys = []
+        for kid, sealed in rows:
+            # After a server-key rotation, re-encrypt under the current key so the old key
+            # can be dropped from PHONEGATE_SECRET_KEYS.
+            rewrapped = self.keys.rewrap(sealed)
+            if rewrapped is not None:
+                await uow.signing_keys.rewrap(kid, rewrapped)
+            keys.append(import_private_key(kid, sealed, self.keys))
+        return keys
 
     async def start_background(self) -> None:
         if self._background is None:

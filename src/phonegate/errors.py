@@ -96,12 +96,6 @@ class UnsupportedChallengeType(PhonegateError):
     error = "unsupported_challenge_type"
 
 
-class AlreadyEnrolled(PhonegateError):
-    status = 400
-    error = "access_denied"
-    error_code = "already_enrolled"
-
-
 class NotFound(PhonegateError):
     status = 404
     error = "not_found"

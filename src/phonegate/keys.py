@@ -24,9 +24,10 @@ class KeyRing:
             raise ValueError("server keys must be at least 32 bytes")
         self._keys = list(keys)
         self._ids = [hashlib.sha256(b"kid:" + k).hexdigest()[:8] for k in keys]
-        self._fernet = MultiFernet(
-            [Fernet(base64.urlsafe_b64encode(self._derive(k, b"encrypt"))) for k in keys]
-        )
+        self._fernets = [
+            Fernet(base64.urlsafe_b64encode(self._derive(k, b"encrypt"))) for k in keys
+        ]
+        self._fernet = MultiFernet(self._fernets)
 
     @staticmethod
     def _derive(key: bytes, purpose: bytes) -> bytes:
@@ -63,10 +64,18 @@ class KeyRing:
         except (InvalidToken, ValueError):
             return None
 
-    def derive_secret(self, label: str, length: int = 32) -> str:
-        """A stable secret derived from the server key (used for demo credentials)."""
-        raw = self._derive(self._keys[0], b"derive:" + label.encode())
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")[:length]
+    def rewrap(self, token: str) -> str | None:
+        """The token re-encrypted under the current key when an older key encrypted it;
+        None when it already uses the current key or no key can read it."""
+        try:
+            self._fernets[0].decrypt(token.encode())
+            return None
+        except (InvalidToken, ValueError):
+            pass
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except (InvalidToken, ValueError):
+            return None
 
 
 def parse_keys(raw: str) -> list[bytes]:
@@ -76,7 +85,11 @@ def parse_keys(raw: str) -> list[bytes]:
         if not part:
             continue
         try:
-            keys.append(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+            # Strict: a key with characters outside URL-safe base64 is raw text, used as typed
+            # (a lenient decoder would silently drop those characters).
+            keys.append(
+                base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True)
+            )
         except ValueError:
             keys.append(part.encode())
     return keys

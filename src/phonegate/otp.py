@@ -1,11 +1,17 @@
-"""One-time codes and recovery codes: generation, keyed hashing, constant-time checks.
+"""One-time codes and recovery codes: generation, hashing, constant-time checks.
 
-Codes never touch storage in clear: a code is kept as HMAC-SHA256 under the current server
-key plus that key's id, so a rotated-out key still verifies codes already on their way.
+Nothing here is stored in clear. A six-digit code is guessable offline from a bare hash, so it
+is kept as HMAC-SHA256 under the current server key plus that key's id: a rotated-out key
+still verifies codes already on their way, and codes die within minutes, so old keys can be
+dropped soon after a rotation. A recovery code carries 124 bits of randomness and lives for
+years; it is kept as a plain SHA-256 bound to its user, so rotating the server key never
+locks anyone out of their recovery code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import string
 from dataclasses import dataclass
@@ -16,7 +22,7 @@ CODE_DIGITS = 6
 RECOVERY_CODE_LENGTH = 24
 _RECOVERY_ALPHABET = string.ascii_uppercase + string.digits
 _OTP_PURPOSE = "otp"
-_RECOVERY_PURPOSE = "recovery-code"
+RECOVERY_HASH_ID = "sha256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +60,14 @@ def normalize_recovery_code(raw: str) -> str:
     return "".join(ch for ch in raw.upper() if ch.isalnum())
 
 
-def hash_recovery_code(keys: KeyRing, code: str, binding: str) -> HashedSecret:
-    return HashedSecret(keys.mac(_RECOVERY_PURPOSE, _bind(code, binding)), keys.current_id)
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
-def check_recovery_code(keys: KeyRing, candidate: str, binding: str, stored: HashedSecret) -> bool:
-    normalized = normalize_recovery_code(candidate)
-    return keys.verify_mac(
-        _RECOVERY_PURPOSE, _bind(normalized, binding), stored.key_id, stored.digest
-    )
+def hash_recovery_code(code: str, binding: str) -> HashedSecret:
+    return HashedSecret(_sha256(_bind(normalize_recovery_code(code), binding)), RECOVERY_HASH_ID)
+
+
+def check_recovery_code(candidate: str, binding: str, stored: HashedSecret) -> bool:
+    computed = _sha256(_bind(normalize_recovery_code(candidate), binding))
+    return stored.key_id == RECOVERY_HASH_ID and hmac.compare_digest(computed, stored.digest)

@@ -7,11 +7,14 @@ region, and normalised to E.164. Masking follows Auth0: every character but the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
 
 from phonegate.errors import InvalidPhoneNumber
+
+_ALLOWED = re.compile(r"\+?[0-9 .()\-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,12 @@ def parse(raw: object) -> PhoneNumber:
     text = raw.strip()
     if len(text) > 32:
         raise InvalidPhoneNumber("The phone number is too long.")
+    if not _ALLOWED.fullmatch(text):
+        # phonenumbers would read vanity letters (1-800-FLOWERS) as digits; a number typed
+        # for a code must be digits, with only spaces, dots, dashes and brackets between.
+        raise InvalidPhoneNumber(
+            "The phone number may contain only digits, a leading +, spaces, dots, dashes and brackets."
+        )
     if not text.startswith("+"):
         # Auth0 expects E.164; "00" is the common international prefix people type instead.
         if text.startswith("00"):

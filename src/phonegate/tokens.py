@@ -62,6 +62,15 @@ def sign(claims: dict[str, Any], key: SigningKey) -> str:
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
 
+def token_kid(token: str) -> str | None:
+    """The kid a JWT names, without trusting anything else in it."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
 def verify(
     token: str, keys: list[SigningKey], *, audiences: list[str] | None = None
 ) -> dict[str, Any]:

@@ -353,7 +353,7 @@ async def use_recovery_code(
             c
             for c in codes
             if otp.check_recovery_code(
-                deps.keys, candidate[:64], user.user_id, otp.HashedSecret(c.code_hash, c.key_id)
+                candidate[:64], user.user_id, otp.HashedSecret(c.code_hash, c.key_id)
             )
         ),
         None,
@@ -392,7 +392,7 @@ async def add_recovery_code(
     uow: UnitOfWork, deps: DomainDeps, tenant_id: str, user_id: str, *, confirmed: bool
 ) -> tuple[str, str]:
     code = otp.new_recovery_code()
-    hashed = otp.hash_recovery_code(deps.keys, code, user_id)
+    hashed = otp.hash_recovery_code(code, user_id)
     record = RecoveryCode(
         id=ids.device_id(),
         tenant_id=tenant_id,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from phonegate.domain.models import Application
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import AccessDenied, InvalidRequest, UnauthorizedClient
-from phonegate.keys import KeyRing
 
 GRANT_PASSWORD = "password"  # noqa: S105 - a grant type name
 GRANT_PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"  # noqa: S105
@@ -14,18 +16,23 @@ GRANT_MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
 GRANT_MFA_RECOVERY = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 CONFIDENTIAL_TYPES = ("regular_web", "non_interactive")
-_SECRET_PURPOSE = "client-secret"  # noqa: S105 - an HMAC label
+SECRET_HASH_ID = "sha256"  # noqa: S105 - a hash scheme name
 
 
-def hash_secret(keys: KeyRing, secret: str) -> tuple[str, str]:
-    # Client secrets are long random strings, so a keyed hash suffices (no argon2 cost on
-    # every token request); the key id lets the server key rotate.
-    return keys.mac(_SECRET_PURPOSE, secret), keys.current_id
+def hash_secret(secret: str) -> tuple[str, str]:
+    """Client secrets are 384-bit random strings: a plain SHA-256 cannot be reversed, costs
+    nothing per token request (argon2 would), and does not depend on the server key, so a
+    key rotation never invalidates an application's credentials."""
+    return hashlib.sha256(secret.encode()).hexdigest(), SECRET_HASH_ID
+
+
+def _secret_matches(candidate: str, digest: str, scheme: str) -> bool:
+    computed = hashlib.sha256(candidate.encode()).hexdigest()
+    return scheme == SECRET_HASH_ID and hmac.compare_digest(computed, digest)
 
 
 async def authenticate(
     uow: UnitOfWork,
-    keys: KeyRing,
     tenant_id: str,
     client_id: object,
     client_secret: object,
@@ -39,7 +46,7 @@ async def authenticate(
     must_prove = app.app_type in CONFIDENTIAL_TYPES or client_secret is not None
     if must_prove and not (
         isinstance(client_secret, str)
-        and keys.verify_mac(_SECRET_PURPOSE, client_secret, app.secret_key_id, app.secret_hash)
+        and _secret_matches(client_secret, app.secret_hash, app.secret_key_id)
     ):
         raise AccessDenied("Unauthorized")
     if grant_type is not None and grant_type not in app.grant_types:

@@ -183,7 +183,7 @@ async def delete_authenticator(
     client_id: str | None,
 ) -> None:
     kind, device = challenges.parse_authenticator_id(raw_id)
-    if kind in ("sms", "voice"):
+    if kind in ("sms", "voice", "phone"):
         auth = await uow.authenticators.get(tenant.id, device)
         if auth is None or auth.user_id != user.user_id:
             raise NotFound("Authenticator not found.", error_code="authenticator_not_found")

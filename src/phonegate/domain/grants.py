@@ -22,7 +22,6 @@ MANAGEMENT_SCOPES = (
     "delete:guardian_enrollments",
     "read:authentication_methods",
     "delete:authentication_methods",
-    "read:logs",
     "read:sandbox_messages",
 )
 

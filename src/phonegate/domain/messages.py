@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from liquid import Environment
-from liquid.exceptions import LiquidError
+from liquid.builtin.expressions.primitive import RangeLiteral
+from liquid.exceptions import LiquidError, ResourceLimitError
 
 from phonegate.domain.models import Channel
 
@@ -27,6 +28,26 @@ DEFAULT_TEMPLATES: dict[MessageKind, str] = {
 }
 VOICE_PAUSE = "... "
 MAX_OUTPUT_CHARS = 1600  # ten SMS segments; a voice script longer than this is a mistake
+
+
+MAX_RANGE = 1000
+_make_range = RangeLiteral._make_range
+
+
+def _bounded_range(self: RangeLiteral, start: Any, stop: Any) -> range:
+    # python-liquid bounds loops, not ranges, and a filter such as `join` materialises a
+    # range in full: `(1..5000000) | join` would spend seconds and hundreds of MB. Its
+    # bounds may come from variables, so the check has to happen at evaluation. phonegate
+    # is the only user of python-liquid in its process, so the bound is set here, once.
+    made = _make_range(self, start, stop)
+    if len(made) > MAX_RANGE:
+        raise ResourceLimitError(
+            f"range of {len(made)} items is larger than {MAX_RANGE}", token=self.token
+        )
+    return made
+
+
+RangeLiteral._make_range = _bounded_range  # type: ignore[method-assign]
 
 
 class _SandboxedEnvironment(Environment):

@@ -520,6 +520,38 @@ class SqlSigningKeyRepo(_Repo):
             )
         )
 
+    async def rewrap(self, kid: str, encrypted_pem: str) -> None:
+        await self.conn.execute(
+            self.table.update().where(self.table.c.kid == kid).values(private_key=encrypted_pem)
+        )
+
+
+class SqlSecretRepo(_Repo):
+    table = t.stored_secrets
+
+    async def get(self, tenant_id: str, name: str) -> str | None:
+        c = self.table.c
+        value = (
+            await self.conn.execute(
+                sa.select(c.value).where(c.tenant_id == tenant_id, c.name == name)
+            )
+        ).scalar_one_or_none()
+        return str(value) if value is not None else None
+
+    async def put(self, tenant_id: str, name: str, sealed: str, now: datetime) -> None:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == tenant_id, c.name == name)
+            .values(value=sealed, updated_at=now)
+        )
+        if _rowcount(result) == 0:
+            await self.conn.execute(
+                self.table.insert().values(
+                    tenant_id=tenant_id, name=name, value=sealed, updated_at=now
+                )
+            )
+
 
 class SqlUnitOfWork:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -534,3 +566,4 @@ class SqlUnitOfWork:
         self.inbox = SqlInboxRepo(conn)
         self.events = SqlEventRepo(conn)
         self.signing_keys = SqlSigningKeyRepo(conn)
+        self.secrets = SqlSecretRepo(conn)

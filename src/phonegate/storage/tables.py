@@ -194,3 +194,14 @@ log_events = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index("ix_log_events_tenant_date", "tenant_id", "date"),
 )
+
+# Small encrypted values kept per tenant (demo credentials now; provider credentials and
+# action secrets later). Encrypted with the server key ring, re-encrypted on rotation.
+stored_secrets = sa.Table(
+    "stored_secrets",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from phonegate import __version__
 from phonegate.container import Container
+from phonegate.errors import PhonegateError
 from phonegate.web import errors
-from phonegate.web.auth0 import mfa, token, wellknown
+from phonegate.web.auth0 import mfa, token, userinfo, wellknown
 from phonegate.web.management import guardian, sandbox, users
+
+access_log = logging.getLogger("phonegate.access")
 
 
 def create_app(container: Container, *, background: bool = True) -> FastAPI:
@@ -36,6 +41,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     for router in (
         token.router,
         mfa.router,
+        userinfo.router,
         wellknown.router,
         users.router,
         guardian.router,
@@ -48,8 +54,27 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         return JSONResponse({"status": "ok", "version": __version__})
 
     @app.middleware("http")
-    async def security_headers(request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
+    async def access_log_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Our own access log, without the query string: a query may carry a phone number
+        # (e.g. ?recipient=+1…), and full numbers never go into logs.
+        started = time.perf_counter()
+        if "\x00" in request.url.path or "%00" in request.url.query:
+            # No path or query value of ours holds a NUL, and PostgreSQL text cannot.
+            response: Response = errors.render(
+                request, PhonegateError("The request URL contains a NUL character.", status=400)
+            )
+        else:
+            response = await call_next(request)
+        access_log.info(
+            "%s %s %s %d %.1fms",
+            request.client.host if request.client else "-",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -54,6 +54,36 @@ async def _raw_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+MAX_DEPTH = 16
+
+
+def _check_values(value: Any, depth: int = 0) -> None:
+    """Refuse what no field of ours accepts and the databases cannot store: nesting deeper
+    than any API shape, NUL characters (PostgreSQL text cannot hold them) and unpaired
+    surrogates (not encodable as UTF-8)."""
+    if depth > MAX_DEPTH:
+        raise InvalidRequest("The request body is nested too deeply.", error_code="invalid_body")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidRequest(
+                "The request body contains a NUL character.", error_code="invalid_body"
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest(
+                "The request body contains text that is not valid Unicode.",
+                error_code="invalid_body",
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_values(key, depth + 1)
+            _check_values(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, depth + 1)
+
+
 def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
@@ -66,11 +96,13 @@ async def read_any(request: Request) -> Any:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in JSON_TYPES or ctype.endswith("+json"):
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidRequest(
                 "The request body is not valid JSON.", error_code="invalid_body"
             ) from None
+        _check_values(data)
+        return data
     if ctype in FORM_TYPES:
         try:
             pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -83,6 +115,7 @@ async def read_any(request: Request) -> Any:
                 form[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
             else:
                 form[key] = value
+        _check_values(form)
         return form
     raise UnsupportedMediaType(
         "Content-Type must be application/json or application/x-www-form-urlencoded."

@@ -13,7 +13,7 @@ from phonegate.domain.grants import split_scope
 from phonegate.domain.models import Application, Tenant, User
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InsufficientScope, InvalidGrant, InvalidToken
-from phonegate.tokens import MFA_TOKEN_PREFIX, open_mfa_token, verify
+from phonegate.tokens import MFA_TOKEN_PREFIX, open_mfa_token, token_kid, verify
 from phonegate.web.requests import (
     audiences,
     bearer,
@@ -35,10 +35,9 @@ async def _client(
 ) -> Application:
     """The calling application: authenticated when it names itself, else the one the
     mfa_token was issued to (the token already proves the first factor)."""
-    c = container(request)
     if "client_id" in body or fallback_client_id is None:
         return await clients.authenticate(
-            uow, c.keys, tenant.id, body.get("client_id"), body.get("client_secret"), None
+            uow, tenant.id, body.get("client_id"), body.get("client_secret"), None
         )
     app = await uow.applications.get(tenant.id, fallback_client_id)
     if app is None:
@@ -51,7 +50,9 @@ async def _access_token_user(
 ) -> tuple[User, str]:
     c = container(request)
     claims = verify(
-        token, await c.signing_keys(tenant.id, uow), audiences=sorted(audiences(request).mfa)
+        token,
+        await c.signing_keys(tenant.id, uow, want_kid=token_kid(token)),
+        audiences=sorted(audiences(request).mfa),
     )
     if scope not in split_scope(claims.get("scope")):
         raise InsufficientScope(f"Insufficient scope, expected: {scope}")
@@ -73,9 +74,16 @@ async def associate(request: Request, background: BackgroundTasks) -> JSONRespon
     ctx = request_context(request)
     async with tenant_scope(request) as (uow, tenant):
         if token.startswith(MFA_TOKEN_PREFIX):
-            txn = open_mfa_token(token, c.keys, c.clock.now())
-            app = await _client(uow, request, tenant, body, txn.client_id)
-            _, user = await challenges.load_transaction(uow, c.deps, tenant, app, token)
+            # Here the mfa_token is the Authorization header's credential, so a bad one is
+            # a 401 (wire reference 1.3), not the grant endpoint's invalid_grant.
+            try:
+                txn = open_mfa_token(token, c.keys, c.clock.now())
+                app = await _client(uow, request, tenant, body, txn.client_id)
+                _, user = await challenges.load_transaction(uow, c.deps, tenant, app, token)
+            except InvalidGrant:
+                raise InvalidToken(
+                    "The mfa_token provided is invalid. Try getting a new token."
+                ) from None
             additional = False
         else:
             user, azp = await _access_token_user(uow, request, tenant, token, "enroll")

@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from phonegate.container import Container
 from phonegate.domain import challenges, clients, login
-from phonegate.domain.grants import Grant, split_scope
-from phonegate.domain.models import User
+from phonegate.domain.events import new_event
+from phonegate.domain.grants import Audiences, Grant, split_scope
+from phonegate.domain.models import Application, RequestContext, Tenant, User
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import AccessDenied, InvalidRequest, PhonegateError
 from phonegate.tokens import token_response
@@ -33,6 +35,12 @@ SUPPORTED = (
     clients.GRANT_CLIENT_CREDENTIALS,
 )
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Token-exchange log events (success, failure) by grant; password logins log s/fp/fu.
+EXCHANGE_EVENTS: dict[str, tuple[str | None, str | None]] = {
+    clients.GRANT_CLIENT_CREDENTIALS: ("seccft", "feccft"),
+    clients.GRANT_MFA_OOB: ("seoobft", "feoobft"),
+    clients.GRANT_MFA_RECOVERY: ("sercft", "fercft"),
+}
 
 
 def _basic_credentials(request: Request, body: dict[str, Any]) -> None:
@@ -43,6 +51,7 @@ def _basic_credentials(request: Request, body: dict[str, Any]) -> None:
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
         return
+    request.state.basic_auth = True
     try:
         decoded = base64.b64decode(header[6:].strip()).decode()
     except ValueError:
@@ -77,48 +86,35 @@ async def token(request: Request) -> JSONResponse:
     c = container(request)
     ctx = request_context(request)
     auds = audiences(request)
+    success, failure = EXCHANGE_EVENTS.get(grant_type, (None, None))
     async with tenant_scope(request) as (uow, tenant):
-        app = await clients.authenticate(
-            uow, c.keys, tenant.id, body.get("client_id"), body.get("client_secret"), grant_type
-        )
-        if grant_type == clients.GRANT_CLIENT_CREDENTIALS:
-            return await _client_credentials(
-                request, body, app.client_id, app.client_grants, tenant.id, uow
+        try:
+            app = await clients.authenticate(
+                uow, tenant.id, body.get("client_id"), body.get("client_secret"), grant_type
             )
-        grant: Grant
-        if grant_type in (clients.GRANT_PASSWORD, clients.GRANT_PASSWORD_REALM):
-            grant = await login.password_grant(
+            if grant_type == clients.GRANT_CLIENT_CREDENTIALS:
+                response = await _client_credentials(
+                    request, body, app.client_id, app.client_grants, tenant.id, uow
+                )
+                await _exchange_event(uow, c, tenant.id, success, ctx, app.client_id, app.name)
+                return response
+            grant = await _user_grant(uow, c, tenant, app, grant_type, body, ctx, auds)
+        except PhonegateError as exc:
+            client_id = body.get("client_id")
+            await _exchange_event(
                 uow,
-                c.deps,
-                tenant,
-                app,
-                body,
-                auds,
+                c,
+                tenant.id,
+                failure,
                 ctx,
-                realm_required=grant_type == clients.GRANT_PASSWORD_REALM,
+                client_id[:64] if isinstance(client_id, str) else None,
+                None,
+                exc.description,
             )
-        else:
-            txn, _ = await challenges.load_transaction(
-                uow, c.deps, tenant, app, body.get("mfa_token")
-            )
-            if grant_type == clients.GRANT_MFA_OOB:
-                user, _kind = await challenges.verify_oob(uow, c.deps, tenant, app, body, ctx)
-                grant = Grant(
-                    user=user, app=app, scope=txn.scope, audience=txn.audience or None, amr=["mfa"]
-                )
-            else:
-                user, fresh = await challenges.use_recovery_code(
-                    uow, c.deps, tenant, app, body, ctx
-                )
-                grant = Grant(
-                    user=user,
-                    app=app,
-                    scope=txn.scope,
-                    audience=txn.audience or None,
-                    amr=["mfa"],
-                    recovery_code=fresh,
-                )
-            await login.succeed(uow, c.deps, tenant, app, grant.user, ctx)
+            raise
+        await _exchange_event(
+            uow, c, tenant.id, success, ctx, app.client_id, app.name, user_id=grant.user.user_id
+        )
     keys = await c.signing_keys(tenant.id)
     in_mfa_api = grant.audience in auds.mfa
     result = token_response(
@@ -138,6 +134,74 @@ async def token(request: Request) -> JSONResponse:
     if grant.recovery_code:
         result["recovery_code"] = grant.recovery_code
     return JSONResponse(result, headers=NO_STORE)
+
+
+async def _user_grant(
+    uow: UnitOfWork,
+    c: Container,
+    tenant: Tenant,
+    app: Application,
+    grant_type: str,
+    body: dict[str, Any],
+    ctx: RequestContext,
+    auds: Audiences,
+) -> Grant:
+    if grant_type in (clients.GRANT_PASSWORD, clients.GRANT_PASSWORD_REALM):
+        return await login.password_grant(
+            uow,
+            c.deps,
+            tenant,
+            app,
+            body,
+            auds,
+            ctx,
+            realm_required=grant_type == clients.GRANT_PASSWORD_REALM,
+        )
+    txn, _ = await challenges.load_transaction(uow, c.deps, tenant, app, body.get("mfa_token"))
+    if grant_type == clients.GRANT_MFA_OOB:
+        user, _kind = await challenges.verify_oob(uow, c.deps, tenant, app, body, ctx)
+        grant = Grant(
+            user=user, app=app, scope=txn.scope, audience=txn.audience or None, amr=["mfa"]
+        )
+    else:
+        user, fresh = await challenges.use_recovery_code(uow, c.deps, tenant, app, body, ctx)
+        grant = Grant(
+            user=user,
+            app=app,
+            scope=txn.scope,
+            audience=txn.audience or None,
+            amr=["mfa"],
+            recovery_code=fresh,
+        )
+    await login.succeed(uow, c.deps, tenant, app, grant.user, ctx)
+    return grant
+
+
+async def _exchange_event(
+    uow: UnitOfWork,
+    c: Container,
+    tenant_id: str,
+    type_: str | None,
+    ctx: RequestContext,
+    client_id: str | None,
+    client_name: str | None,
+    description: str | None = None,
+    *,
+    user_id: str | None = None,
+) -> None:
+    if type_ is not None:
+        await uow.events.add(
+            new_event(
+                tenant_id,
+                type_,
+                c.clock.now(),
+                ctx,
+                description=description,
+                client_id=client_id,
+                client_name=client_name,
+                user_id=user_id,
+            )
+        )
 
 
 async def _client_credentials(

@@ -15,7 +15,8 @@ router = APIRouter()
 async def jwks(request: Request) -> JSONResponse:
     c = container(request)
     async with tenant_scope(request) as (uow, tenant):
-        keys = await c.signing_keys(tenant.id, uow)
+        # Read fresh, not from this process's cache: every process's keys get published.
+        keys = await c.signing_keys(tenant.id, uow, refresh=True)
     return JSONResponse(
         {"keys": [k.jwk() for k in keys]}, headers={"Cache-Control": "public, max-age=300"}
     )

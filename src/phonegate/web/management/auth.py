@@ -14,7 +14,7 @@ from phonegate.domain.grants import MANAGEMENT_SCOPES, split_scope
 from phonegate.domain.models import Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InsufficientScope, InvalidToken
-from phonegate.tokens import verify
+from phonegate.tokens import token_kid, verify
 from phonegate.web.requests import audiences, container, tenant_scope
 
 __all__ = ["MANAGEMENT_SCOPES", "Caller", "management_scope"]
@@ -36,7 +36,7 @@ async def management_scope(
         raise InvalidToken("Missing authentication")
     c = container(request)
     async with tenant_scope(request) as (uow, tenant):
-        keys = await c.signing_keys(tenant.id, uow)
+        keys = await c.signing_keys(tenant.id, uow, want_kid=token_kid(token.strip()))
         try:
             claims: dict[str, Any] = verify(
                 token.strip(), keys, audiences=sorted(audiences(request).management)

@@ -25,15 +25,15 @@ async def list_factors(request: Request) -> JSONResponse:
 
 @router.put("/factors/{name}")
 async def set_factor(request: Request, name: str) -> JSONResponse:
-    body = await read_object(request)
-    enabled = body.get("enabled")
-    if not isinstance(enabled, bool):
-        raise InvalidRequest(
-            "Payload validation error: 'enabled' is required and must be a boolean.",
-            error_code="invalid_body",
-        )
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
+        body = await read_object(request)
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise InvalidRequest(
+                "Payload validation error: 'enabled' is required and must be a boolean.",
+                error_code="invalid_body",
+            )
         tenants.set_factor(tenant.settings, name, enabled)
         now = c.clock.now()
         await tenants.save(uow, tenant, now)
@@ -58,9 +58,9 @@ async def get_message_types(request: Request) -> JSONResponse:
 
 @router.put("/factors/phone/message-types")
 async def set_message_types(request: Request) -> JSONResponse:
-    body = await read_object(request)
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
+        body = await read_object(request)
         chosen = tenants.set_message_types(tenant.settings, body.get("message_types"))
         now = c.clock.now()
         await tenants.save(uow, tenant, now)
@@ -85,9 +85,9 @@ async def get_policies(request: Request) -> JSONResponse:
 
 @router.put("/policies")
 async def set_policies(request: Request) -> JSONResponse:
-    body = await read_any(request)
     c = container(request)
     async with management_scope(request, "update:mfa_policies", UPDATE) as (uow, tenant, caller):
+        body = await read_any(request)
         chosen = tenants.set_policies(tenant.settings, body)
         now = c.clock.now()
         await tenants.save(uow, tenant, now)

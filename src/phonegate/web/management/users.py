@@ -9,10 +9,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from phonegate.domain import challenges, enrollments, users
+from phonegate.domain.events import new_event
 from phonegate.domain.models import DATABASE_CONNECTION, User
-from phonegate.errors import InvalidRequest
+from phonegate.domain.ports import UnitOfWork
+from phonegate.errors import InvalidRequest, NotFound
 from phonegate.phone import mask
-from phonegate.web.management.auth import management_scope
+from phonegate.web.management.auth import Caller, management_scope
 from phonegate.web.requests import container, read_object, request_context
 
 router = APIRouter(prefix="/api/v2/users")
@@ -62,9 +64,9 @@ def _id(raw: str) -> str:
 
 @router.post("", status_code=201)
 async def create_user(request: Request) -> JSONResponse:
-    body = await read_object(request)
     c = container(request)
     async with management_scope(request, "create:users") as (uow, tenant, _):
+        body = await read_object(request)
         user = await users.create_user(uow, c.deps, tenant.id, body, request_context(request))
     return JSONResponse(user_json(user), status_code=201)
 
@@ -81,10 +83,11 @@ async def get_user(request: Request, user_id: str) -> JSONResponse:
 
 @router.patch("/{user_id}")
 async def update_user(request: Request, user_id: str) -> JSONResponse:
-    body = await read_object(request)
     c = container(request)
-    async with management_scope(request, "update:users") as (uow, tenant, _):
+    async with management_scope(request, "update:users") as (uow, tenant, caller):
+        body = await read_object(request)
         user = await users.update_user(uow, c.deps, tenant.id, _id(user_id), body)
+        await _sapi(uow, request, tenant.id, caller, "Update a user", user.user_id)
     return JSONResponse(user_json(user))
 
 
@@ -114,24 +117,39 @@ def _page_params(request: Request) -> tuple[int, int, bool]:
     return page, per_page, q.get("include_totals", "false").lower() == "true"
 
 
-@router.get("/{user_id}/authentication-methods")
-async def authentication_methods(request: Request, user_id: str) -> JSONResponse:
-    page, per_page, totals = _page_params(request)
-    async with management_scope(request, "read:authentication_methods", "read:users") as (
-        uow,
-        tenant,
-        _,
-    ):
-        user = await users.get_user(uow, tenant.id, _id(user_id))
-        auths = await uow.authenticators.list_for_user(tenant.id, user.user_id)
-        codes = [
-            rc
-            for rc in await uow.recovery_codes.get_for_user(tenant.id, user.user_id)
-            if rc.confirmed
-        ]
+async def _methods(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
+    auths = await uow.authenticators.list_for_user(tenant_id, user_id)
+    codes = [rc for rc in await uow.recovery_codes.get_for_user(tenant_id, user_id) if rc.confirmed]
     methods = enrollments.authentication_methods(auths, bool(codes), codes[0].id if codes else None)
     for method in methods:
         method.setdefault("created_at", _iso(codes[0].created_at) if codes else None)
+    return methods
+
+
+async def _sapi(
+    uow: UnitOfWork, request: Request, tenant_id: str, caller: Caller, what: str, user_id: str
+) -> None:
+    await uow.events.add(
+        new_event(
+            tenant_id,
+            "sapi",
+            container(request).clock.now(),
+            request_context(request),
+            description=what,
+            client_id=caller.client_id,
+            user_id=user_id,
+            details={"request": {"method": request.method, "path": request.url.path}},
+        )
+    )
+
+
+@router.get("/{user_id}/authentication-methods")
+async def authentication_methods(request: Request, user_id: str) -> JSONResponse:
+    scopes = ("read:authentication_methods", "read:users")
+    async with management_scope(request, *scopes) as (uow, tenant, _):
+        page, per_page, totals = _page_params(request)
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        methods = await _methods(uow, tenant.id, user.user_id)
     chunk = methods[page * per_page : (page + 1) * per_page]
     if totals:
         return JSONResponse(
@@ -145,9 +163,55 @@ async def authentication_methods(request: Request, user_id: str) -> JSONResponse
     return JSONResponse(chunk)
 
 
+@router.get("/{user_id}/authentication-methods/{method_id}")
+async def authentication_method(request: Request, user_id: str, method_id: str) -> JSONResponse:
+    scopes = ("read:authentication_methods", "read:users")
+    async with management_scope(request, *scopes) as (uow, tenant, _):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        methods = await _methods(uow, tenant.id, user.user_id)
+    found = next((m for m in methods if m["id"] == unquote(method_id)), None)
+    if found is None:
+        raise NotFound(
+            "Authentication method not found.", error_code="authentication_method_not_found"
+        )
+    return JSONResponse(found)
+
+
+@router.delete("/{user_id}/authentication-methods/{method_id}", status_code=204)
+async def delete_authentication_method(request: Request, user_id: str, method_id: str) -> Response:
+    c = container(request)
+    scopes = ("delete:authentication_methods", "delete:users")
+    async with management_scope(request, *scopes) as (uow, tenant, caller):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        raw = unquote(method_id)
+        try:
+            await enrollments.delete_authenticator(
+                uow, c.deps, tenant, user, raw, request_context(request), caller.client_id
+            )
+        except (NotFound, InvalidRequest):
+            raise NotFound(
+                "Authentication method not found.", error_code="authentication_method_not_found"
+            ) from None
+    return Response(status_code=204)
+
+
+@router.delete("/{user_id}/authentication-methods", status_code=204)
+async def delete_authentication_methods(request: Request, user_id: str) -> Response:
+    c = container(request)
+    scopes = ("delete:authentication_methods", "delete:users")
+    async with management_scope(request, *scopes) as (uow, tenant, _):
+        user = await users.get_user(uow, tenant.id, _id(user_id))
+        await enrollments.delete_all(uow, c.deps, tenant, user, request_context(request))
+    return Response(status_code=204)
+
+
 @router.get("/{user_id}/enrollments")
 async def guardian_enrollments(request: Request, user_id: str) -> JSONResponse:
-    async with management_scope(request, "read:users") as (uow, tenant, _):
+    async with management_scope(request, "read:users", "read:guardian_enrollments") as (
+        uow,
+        tenant,
+        _,
+    ):
         user = await users.get_user(uow, tenant.id, _id(user_id))
         auths = await uow.authenticators.list_for_user(tenant.id, user.user_id)
     return JSONResponse(
@@ -182,12 +246,13 @@ async def delete_authenticators(request: Request, user_id: str) -> Response:
 
 @router.post("/{user_id}/recovery-code-regeneration")
 async def regenerate_recovery_code(request: Request, user_id: str) -> JSONResponse:
-    await read_object(request)
     c = container(request)
-    async with management_scope(request, "update:users") as (uow, tenant, _):
+    async with management_scope(request, "update:users") as (uow, tenant, caller):
+        await read_object(request)
         user = await users.get_user(uow, tenant.id, _id(user_id))
         await uow.recovery_codes.delete_all(tenant.id, user.user_id)
         _, code = await challenges.add_recovery_code(
             uow, c.deps, tenant.id, user.user_id, confirmed=True
         )
+        await _sapi(uow, request, tenant.id, caller, "Regenerate a recovery code", user.user_id)
     return JSONResponse({"recovery_code": code})

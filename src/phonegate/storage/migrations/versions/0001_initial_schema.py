@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:38:34.328534
+Create Date: 2026-11-22 03:05:27.264301
 """
 
 from __future__ import annotations
@@ -129,6 +129,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_signing_keys_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
+        "stored_secrets",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_stored_secrets_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "name", name=op.f("pk_stored_secrets")),
+    )
+    op.create_table(
         "tenant_settings",
         sa.Column("tenant_id", sa.String(length=40), nullable=False),
         sa.Column("friendly_name", sa.String(length=255), nullable=False),
@@ -254,6 +265,7 @@ def downgrade() -> None:
     op.drop_table("challenges")
     op.drop_table("users")
     op.drop_table("tenant_settings")
+    op.drop_table("stored_secrets")
     with op.batch_alter_table("signing_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_signing_keys_tenant_id"))
 

@@ -1,0 +1,38 @@
+"""``GET /userinfo`` (OpenID Connect): the profile an access token's scopes allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from phonegate.domain.grants import split_scope
+from phonegate.errors import InvalidToken
+from phonegate.tokens import token_kid, verify
+from phonegate.web.requests import audiences, bearer, container, tenant_scope
+
+router = APIRouter()
+
+
+@router.get("/userinfo")
+async def userinfo(request: Request) -> JSONResponse:
+    token = bearer(request)
+    c = container(request)
+    async with tenant_scope(request) as (uow, tenant):
+        keys = await c.signing_keys(tenant.id, uow, want_kid=token_kid(token))
+        claims = verify(token, keys, audiences=[audiences(request).userinfo])
+        user = await uow.users.get(tenant.id, str(claims["sub"]))
+    if user is None or user.blocked:
+        raise InvalidToken("The user of this token no longer exists or is blocked.")
+    scopes = split_scope(claims.get("scope"))
+    body: dict[str, Any] = {"sub": user.user_id}
+    if "profile" in scopes:
+        body.update(
+            name=user.name,
+            nickname=user.nickname,
+            updated_at=user.updated_at.isoformat().replace("+00:00", "Z"),
+        )
+    if "email" in scopes:
+        body.update(email=user.email, email_verified=user.email_verified)
+    return JSONResponse(body)
