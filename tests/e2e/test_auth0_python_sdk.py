@@ -3,6 +3,8 @@ live phonegate on loopback (see auth0-api.md §6 for how the SDK is pointed at h
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from auth0.authentication import GetToken
 from auth0.authentication.base import AuthenticationBase
@@ -25,6 +27,23 @@ def _mfa_token(gt: GetToken, scope: str = "openid profile", **kwargs: str) -> st
     assert caught.value.error_code == "mfa_required"
     token: str = caught.value.content["mfa_token"]
     return token
+
+
+def _oob_grant(
+    base: AuthenticationBase, s: LiveServer, mfa_token: str, oob_code: str, binding_code: str
+) -> dict[str, Any]:
+    """The mfa-oob grant as an application sends it with the SDK (no MFA helpers in 6.x)."""
+    tokens: dict[str, Any] = base.authenticated_post(
+        f"{s.url}/oauth/token",
+        {
+            "client_id": base.client_id,
+            "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
+            "mfa_token": mfa_token,
+            "oob_code": oob_code,
+            "binding_code": binding_code,
+        },
+    )
+    return tokens
 
 
 def test_phone_mfa_with_the_official_sdk(live_server: LiveServer) -> None:
@@ -70,30 +89,14 @@ def test_phone_mfa_with_the_official_sdk(live_server: LiveServer) -> None:
     code = wait_for_code(s, mgmt_token, PHONE, seen)
 
     with pytest.raises(Auth0Error) as wrong:
-        base.authenticated_post(
-            f"{s.url}/oauth/token",
-            {
-                "client_id": creds.client_id,
-                "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
-                "mfa_token": mfa_token,
-                "oob_code": enrollment["oob_code"],
-                "binding_code": "000000" if code != "000000" else "111111",
-            },
+        _oob_grant(
+            base, s, mfa_token, enrollment["oob_code"], "000000" if code != "000000" else "111111"
         )
     assert (
         wrong.value.error_code == "invalid_grant" and wrong.value.message == "Invalid binding_code."
     )
 
-    tokens = base.authenticated_post(
-        f"{s.url}/oauth/token",
-        {
-            "client_id": creds.client_id,
-            "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
-            "mfa_token": mfa_token,
-            "oob_code": enrollment["oob_code"],
-            "binding_code": code,
-        },
-    )
+    tokens = _oob_grant(base, s, mfa_token, enrollment["oob_code"], code)
     assert tokens["token_type"] == "Bearer" and "id_token" in tokens
 
     # The Management API sees the confirmed phone, masked.
@@ -117,16 +120,7 @@ def test_phone_mfa_with_the_official_sdk(live_server: LiveServer) -> None:
         },
     )
     code = wait_for_code(s, mgmt_token, PHONE, seen)
-    tokens = base.authenticated_post(
-        f"{s.url}/oauth/token",
-        {
-            "client_id": creds.client_id,
-            "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
-            "mfa_token": mfa_token,
-            "oob_code": challenge["oob_code"],
-            "binding_code": code,
-        },
-    )
+    tokens = _oob_grant(base, s, mfa_token, challenge["oob_code"], code)
     assert tokens["access_token"]
 
     # Recovery code: works once, returns a fresh one.
@@ -160,16 +154,7 @@ def test_phone_mfa_with_the_official_sdk(live_server: LiveServer) -> None:
         {"client_id": creds.client_id, "mfa_token": mfa_token, "challenge_type": "oob"},
     )
     code = wait_for_code(s, mgmt_token, PHONE, seen)
-    mfa_api = base.authenticated_post(
-        f"{s.url}/oauth/token",
-        {
-            "client_id": creds.client_id,
-            "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
-            "mfa_token": mfa_token,
-            "oob_code": challenge["oob_code"],
-            "binding_code": code,
-        },
-    )
+    mfa_api = _oob_grant(base, s, mfa_token, challenge["oob_code"], code)
     sms_id = next(a["id"] for a in authenticators if a.get("oob_channel") == "sms")
     # Scope asked at login was "openid profile": not enough to remove an authenticator.
     with pytest.raises(Auth0Error) as forbidden:
@@ -186,16 +171,7 @@ def test_phone_mfa_with_the_official_sdk(live_server: LiveServer) -> None:
         {"client_id": creds.client_id, "mfa_token": mfa_token, "challenge_type": "oob"},
     )
     code = wait_for_code(s, mgmt_token, PHONE, seen)
-    mfa_api = base.authenticated_post(
-        f"{s.url}/oauth/token",
-        {
-            "client_id": creds.client_id,
-            "grant_type": "http://auth0.com/oauth/grant-type/mfa-oob",
-            "mfa_token": mfa_token,
-            "oob_code": challenge["oob_code"],
-            "binding_code": code,
-        },
-    )
+    mfa_api = _oob_grant(base, s, mfa_token, challenge["oob_code"], code)
     assert mfa_api["scope"] == "read:authenticators remove:authenticators"
     RestClient(jwt=mfa_api["access_token"], options=RestClientOptions(retries=0)).delete(
         f"{s.url}/mfa/authenticators/{sms_id}"
