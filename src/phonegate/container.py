@@ -76,6 +76,7 @@ class Container:
             interval=settings.dispatch_interval_seconds,
         )
         self._signing: dict[str, list[SigningKey]] = {}
+        self._parsed: dict[str, SigningKey] = {}
         self._signing_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._background: asyncio.Task[None] | None = None
@@ -115,23 +116,40 @@ class Container:
     ) -> list[SigningKey]:
         """The tenant's RS256 keys, newest first; the first use creates one.
 
-        Cached per process; reloaded when a token names a kid this process has not seen
-        (another process may have created a key). Pass the open unit of work when inside
-        one (SQLite has one writer, so a second transaction would wait on the first).
+        Cached per process. A token naming a kid this process has not seen triggers a
+        cheap look-up of the tenant's kids, and only a kid that exists (another process
+        made it) is loaded; parsed keys are kept, so a flood of made-up kids costs one
+        indexed query each, never a re-parse. Pass the open unit of work when inside one
+        (SQLite has one writer, so a second transaction would wait on the first).
         """
         cached = self._signing.get(tenant_id)
         if cached and not refresh and (want_kid is None or any(k.kid == want_kid for k in cached)):
             return cached
         async with self._signing_lock:
             if uow is not None:
-                keys = await self._load_or_create_keys(uow, tenant_id)
+                keys = await self._refresh_keys(uow, tenant_id, cached, want_kid, refresh)
             else:
                 async with self.unit_of_work() as own:
-                    keys = await self._load_or_create_keys(own, tenant_id)
+                    keys = await self._refresh_keys(own, tenant_id, cached, want_kid, refresh)
             self._signing[tenant_id] = keys
             return keys
 
-    async def _load_or_create_keys(self, uow: UnitOfWork, tenant_id: str) -> list[SigningKey]:
+    async def _refresh_keys(
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        cached: list[SigningKey] | None,
+        want_kid: str | None,
+        refresh: bool,
+    ) -> list[SigningKey]:
+        made_up = (
+            cached
+            and not refresh
+            and want_kid is not None
+            and want_kid not in await uow.signing_keys.kids(tenant_id)
+        )
+        if cached and made_up:
+            return cached  # verification will refuse the token
         rows = await uow.signing_keys.active(tenant_id)
         if not rows:
             key = generate_signing_key()
@@ -145,7 +163,9 @@ class Container:
             rewrapped = self.keys.rewrap(sealed)
             if rewrapped is not None:
                 await uow.signing_keys.rewrap(kid, rewrapped)
-            keys.append(import_private_key(kid, sealed, self.keys))
+            if kid not in self._parsed:
+                self._parsed[kid] = import_private_key(kid, sealed, self.keys)
+            keys.append(self._parsed[kid])
         return keys
 
     async def start_background(self) -> None:

@@ -520,6 +520,13 @@ class SqlSigningKeyRepo(_Repo):
             )
         )
 
+    async def kids(self, tenant_id: str) -> set[str]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(c.kid).where(c.tenant_id == tenant_id, c.retired_at.is_(None))
+        )
+        return {str(kid) for kid in rows.scalars()}
+
     async def rewrap(self, kid: str, encrypted_pem: str) -> None:
         await self.conn.execute(
             self.table.update().where(self.table.c.kid == kid).values(private_key=encrypted_pem)

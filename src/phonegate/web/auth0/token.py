@@ -53,9 +53,11 @@ def _basic_credentials(request: Request, body: dict[str, Any]) -> None:
         return
     request.state.basic_auth = True
     try:
-        decoded = base64.b64decode(header[6:].strip()).decode()
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
     except ValueError:
         raise AccessDenied("Unauthorized") from None
+    if "\x00" in decoded or "%00" in decoded:
+        raise AccessDenied("Unauthorized")
     cid, _, secret = decoded.partition(":")
     body.setdefault("client_id", unquote(cid))
     body.setdefault("client_secret", unquote(secret))
@@ -100,15 +102,22 @@ async def token(request: Request) -> JSONResponse:
                 return response
             grant = await _user_grant(uow, c, tenant, app, grant_type, body, ctx, auds)
         except PhonegateError as exc:
-            client_id = body.get("client_id")
+            # Name the client only if it exists: the body is not authenticated yet, and
+            # logs must not take arbitrary strings from anyone who can send a request.
+            claimed = body.get("client_id")
+            known = (
+                await uow.applications.get(tenant.id, claimed)
+                if isinstance(claimed, str) and 0 < len(claimed) <= 64
+                else None
+            )
             await _exchange_event(
                 uow,
                 c,
                 tenant.id,
                 failure,
                 ctx,
-                client_id[:64] if isinstance(client_id, str) else None,
-                None,
+                known.client_id if known else None,
+                known.name if known else None,
                 exc.description,
             )
             raise
