@@ -301,3 +301,15 @@ class Api:
 @pytest.fixture
 async def api(client: httpx.AsyncClient, creds: Credentials) -> Api:
     return Api(client, creds)
+
+
+@pytest.fixture
+async def lenient(container: Container, creds: Credentials) -> AsyncIterator[Api]:
+    """An Api whose transport turns a server crash into a 500 response instead of raising
+    into the test, so "never a 500" can be asserted and every offender listed."""
+    app = create_app(container, background=False)
+    transport = httpx.ASGITransport(
+        app=app, raise_app_exceptions=False, client=("203.0.113.7", 4242)
+    )
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
+        yield Api(c, creds)

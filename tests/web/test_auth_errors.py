@@ -9,9 +9,6 @@ import json
 import re
 import secrets
 from dataclasses import asdict, replace
-from typing import Any
-
-import httpx
 
 from phonegate.bootstrap import Credentials
 from phonegate.clock import FrozenClock
@@ -20,6 +17,7 @@ from phonegate.domain.models import LogEvent
 from phonegate.keys import KeyRing
 from phonegate.tokens import MfaTransaction, seal_mfa_token
 from tests.conftest import Api
+from tests.shapes import assert_error
 
 GRANT_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
 PHONE = "+14155550123"
@@ -32,21 +30,6 @@ NOT_A_STRING = "phone_number is required and must be a string."
 WRONG_LENGTH = "The phone number has the wrong length for its country."
 NOT_VALID = "The phone number is not a valid number for its country."
 TOO_LONG = "The phone number is too long."
-
-
-def assert_error(
-    r: httpx.Response, status: int, error: str, description: str | None = None
-) -> dict[str, Any]:
-    """The Authentication API error shape: exactly ``error`` and ``error_description``."""
-    assert r.status_code == status, r.text
-    body: dict[str, Any] = r.json()
-    assert set(body) == {"error", "error_description"}, body
-    assert body["error"] == error, body
-    if description is None:
-        assert isinstance(body["error_description"], str) and body["error_description"], body
-    else:
-        assert body["error_description"] == description, body
-    return body
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -171,3 +171,30 @@ async def test_access_log_never_records_query_strings(
     lines = [rec.getMessage() for rec in caplog.records if rec.name == "phonegate.access"]
     assert any("/api/v2/sandbox/messages 200" in line for line in lines), lines
     assert not any("4155550123" in line or "recipient" in line for line in lines), lines
+
+
+async def test_made_up_kids_never_reparse_the_keys(
+    api: Api, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token naming an unknown kid costs a look-up of kids, not a reload of every key
+    (parsing RSA keys on the event loop for each forged token would be a cheap DoS)."""
+    await api.management_token()  # keys loaded and cached
+    import phonegate.container as container_module
+    from phonegate.tokens import generate_signing_key, sign
+
+    parsed: list[str] = []
+    original = container_module.import_private_key
+    monkeypatch.setattr(
+        container_module,
+        "import_private_key",
+        lambda kid, pem, keys: parsed.append(kid) or original(kid, pem, keys),
+    )
+    forger = generate_signing_key()
+    for i in range(5):
+        forged = sign(
+            {"sub": "x", "iat": 0, "exp": 2**40, "aud": "https://phonegate.test/api/v2/"},
+            type(forger)(kid=f"made-up-{i}", private_key=forger.private_key),
+        )
+        r = await api.client.get("/api/v2/users/x", headers={"authorization": f"Bearer {forged}"})
+        assert r.status_code == 401, r.text
+    assert parsed == []

@@ -4,19 +4,14 @@ and access control (``{statusCode, error, message, errorCode}`` errors)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from phonegate.bootstrap import Credentials
-from phonegate.container import Container
-from phonegate.web.app import create_app
-from tests.conftest import BASE_URL, Api
+from tests.conftest import Api
+from tests.shapes import mgmt_error
 
 CONNECTION = "Username-Password-Authentication"
 PHONE = "+14155550123"
@@ -31,35 +26,6 @@ FACTOR_NAMES = [
     "webauthn-platform",
     "recovery-code",
 ]
-
-
-def mgmt_error(
-    r: httpx.Response,
-    status: int,
-    error_code: str | None = None,
-    message: str | None = None,
-) -> dict[str, Any]:
-    """The Management API error shape."""
-    assert r.status_code == status, r.text
-    body: dict[str, Any] = r.json()
-    assert (
-        {"statusCode", "error", "message"}
-        <= set(body)
-        <= {
-            "statusCode",
-            "error",
-            "message",
-            "errorCode",
-        }
-    ), body
-    assert body["statusCode"] == status, body
-    assert body["error"] == httpx.codes.get_reason_phrase(status), body
-    assert isinstance(body["message"], str) and body["message"], body
-    if error_code is not None:
-        assert body.get("errorCode") == error_code, body
-    if message is not None:
-        assert body["message"] == message, body
-    return body
 
 
 def new_user(email: str = "carol@example.com", **extra: Any) -> dict[str, Any]:
@@ -456,16 +422,6 @@ async def test_client_credentials_errors(api: Api) -> None:
 
 
 # --- never a 500 --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def lenient(container: Container, creds: Credentials) -> AsyncIterator[Api]:
-    app = create_app(container, background=False)
-    transport = httpx.ASGITransport(
-        app=app, raise_app_exceptions=False, client=("203.0.113.7", 4242)
-    )
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
-        yield Api(c, creds)
 
 
 async def test_nul_bytes_in_management_input_never_500(lenient: Api) -> None:

@@ -10,15 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phonegate.bootstrap import Credentials
-from phonegate.container import Container
-from phonegate.web.app import create_app
-from tests.conftest import BASE_URL, Api
+from tests.conftest import Api
+from tests.shapes import assert_error as auth_error
+from tests.shapes import mgmt_error as management_error
 
 GRANT_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
 GRANT_REALM = "http://auth0.com/oauth/grant-type/password-realm"
@@ -28,45 +26,6 @@ JSON = {"content-type": "application/json"}
 MGMT_AUDIENCE = "https://phonegate.test/api/v2/"
 AUTH_PATHS = ("/oauth/token", "/mfa/associate", "/mfa/challenge")
 LIMIT = 64 * 1024
-
-
-@pytest.fixture
-async def lenient(container: Container, creds: Credentials) -> AsyncIterator[Api]:
-    """Like ``api``, but an unhandled server error comes back as a response (status 500)
-    instead of being raised into the test, so "never a 500" can be asserted directly."""
-    app = create_app(container, background=False)
-    transport = httpx.ASGITransport(
-        app=app, raise_app_exceptions=False, client=("203.0.113.7", 4242)
-    )
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
-        yield Api(c, creds)
-
-
-def auth_error(r: httpx.Response, status: int, error: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body: dict[str, Any] = r.json()
-    assert set(body) == {"error", "error_description"}, body
-    assert body["error"] == error, body
-    assert isinstance(body["error_description"], str) and body["error_description"], body
-    return body
-
-
-def management_error(r: httpx.Response, status: int) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body: dict[str, Any] = r.json()
-    assert (
-        {"statusCode", "error", "message"}
-        <= set(body)
-        <= {
-            "statusCode",
-            "error",
-            "message",
-            "errorCode",
-        }
-    ), body
-    assert body["statusCode"] == status, body
-    assert isinstance(body["message"], str) and body["message"], body
-    return body
 
 
 def form(data: dict[str, Any] | list[tuple[str, str]]) -> bytes:
