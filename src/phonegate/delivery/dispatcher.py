@@ -128,7 +128,8 @@ class Dispatcher:
             text=payload.text,
             code=payload.code,
             locale=payload.locale,
-            metadata={"kind": payload.kind, "message_id": message.id},
+            message_id=message.id,
+            kind=payload.kind,  # type: ignore[arg-type]
         )
         try:
             if provider is None:
