@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from liquid import Environment
-from liquid.builtin.expressions.primitive import RangeLiteral
-from liquid.exceptions import LiquidError, ResourceLimitError
+from liquid.exceptions import LiquidError
 
 from phonegate.domain.models import Channel
+from phonegate.liquid_sandbox import MAX_OUTPUT_CHARS, sandboxed_environment
 
 MessageKind = Literal["enrollment", "verification"]
 
@@ -27,37 +26,8 @@ DEFAULT_TEMPLATES: dict[MessageKind, str] = {
     "verification": "{{code}} is your verification code for {{tenant.friendly_name}}",
 }
 VOICE_PAUSE = "... "
-MAX_OUTPUT_CHARS = 1600  # ten SMS segments; a voice script longer than this is a mistake
 
-
-MAX_RANGE = 1000
-_make_range = RangeLiteral._make_range
-
-
-def _bounded_range(self: RangeLiteral, start: Any, stop: Any) -> range:
-    # python-liquid bounds loops, not ranges, and a filter such as `join` materialises a
-    # range in full: `(1..5000000) | join` would spend seconds and hundreds of MB. Its
-    # bounds may come from variables, so the check has to happen at evaluation. phonegate
-    # is the only user of python-liquid in its process, so the bound is set here, once.
-    made = _make_range(self, start, stop)
-    if len(made) > MAX_RANGE:
-        raise ResourceLimitError(
-            f"range of {len(made)} items is larger than {MAX_RANGE}", token=self.token
-        )
-    return made
-
-
-RangeLiteral._make_range = _bounded_range  # type: ignore[method-assign]
-
-
-class _SandboxedEnvironment(Environment):
-    output_stream_limit = MAX_OUTPUT_CHARS * 4
-    loop_iteration_limit = 1000
-    context_depth_limit = 10
-    local_namespace_limit = 10_000
-
-
-_ENV = _SandboxedEnvironment()
+_ENV = sandboxed_environment()
 
 
 class TemplateError(ValueError):
