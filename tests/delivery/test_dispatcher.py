@@ -295,7 +295,7 @@ async def test_voice_send_logs_gd_send_voice(
     assert await container.dispatcher.run_once() == 1
     (delivered,) = await inbox_rows(container)
     assert delivered.channel == "voice"
-    assert ".".join(delivered.code) in delivered.text  # the code is read digit by digit
+    assert ", ".join(delivered.code) in delivered.text  # the code is read digit by digit
     (sent,) = await events(container, "gd_send_voice")
     assert sent.details["message_id"] == message_id
     assert sent.details["to"] == MASKED

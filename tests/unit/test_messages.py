@@ -36,14 +36,17 @@ def test_default_verification_template_is_auth0s() -> None:
 
 def test_voice_spells_the_code_digit_by_digit() -> None:
     assert render(DEFAULT_TEMPLATES["verification"], voice()) == (
-        "1.2.3.4.5.6 is your verification code for Acme"
+        "1, 2, 3, 4, 5, 6 is your verification code for Acme"
     )
-    assert messages.spoken_code("908172") == "9.0.8.1.7.2"
+    assert messages.spoken_code("908172") == "9, 0, 8, 1, 7, 2"
 
 
 def test_pause_renders_for_voice_only() -> None:
     template = "Your code is {{ pause }}{{ code }}. {{pause}}Again: {{ code }}"
-    assert render(template, voice()) == "Your code is ... 1.2.3.4.5.6. ... Again: 1.2.3.4.5.6"
+    assert (
+        render(template, voice())
+        == "Your code is ... 1, 2, 3, 4, 5, 6. ... Again: 1, 2, 3, 4, 5, 6"
+    )
     assert render(template, sms()) == "Your code is 123456. Again: 123456"
 
 

@@ -501,7 +501,7 @@ async def test_voice_enrollment_with_sandbox(api: Api) -> None:
     assert message["provider"] == "sandbox"
     code = message["code"]
     assert len(code) == 6 and code.isdigit()
-    spoken = ".".join(code)
+    spoken = ", ".join(code)
     assert spoken in message["text"], message["text"]
     assert re.search(rf"(?<![\d.]){code}(?![\d.])", message["text"]) is None, message["text"]
     r = await api.oob_grant(token, enrollment["oob_code"], code)
@@ -598,4 +598,4 @@ async def test_no_log_event_contains_codes_or_full_numbers(api: Api, container: 
         # Neither the codes sent nor the wrong guesses submitted.
         for code in codes + wrong_codes:
             assert re.search(rf"(?<!\d){code}(?!\d)", d) is None, (code, d)
-            assert ".".join(code) not in d, (code, d)
+            assert ", ".join(code) not in d, (code, d)

@@ -1,7 +1,7 @@
 """Message texts: Liquid templates (python-liquid), rendered in a sandbox.
 
 The environment has no loader, so ``{% include %}``/``{% render %}`` cannot read files, and
-output and loop sizes are bounded. Voice renders the code as ``1.2.3.4.5.6`` so a speech
+output and loop sizes are bounded. Voice renders the code as ``1, 2, 3, 4, 5, 6`` so a speech
 engine reads digit by digit, and ``{{ pause }}`` gives it a breath, as in Auth0.
 """
 
@@ -45,7 +45,9 @@ class MessageContext:
 
 
 def spoken_code(code: str) -> str:
-    return ".".join(code)
+    # "4, 8, 2, 9, 1, 3" is read digit by digit with a short breath between digits by every
+    # speech engine tried; Auth0's "4.8.2.9.1.3" is read as decimals by some.
+    return ", ".join(code)
 
 
 def render(template: str, ctx: MessageContext) -> str:

@@ -24,6 +24,10 @@ ChannelName = Literal["sms", "voice"]
 MessageKind = Literal["enrollment", "verification", "passwordless", "test"]
 ReceiptStatus = Literal["queued", "sent", "delivered", "undelivered", "failed"]
 
+# The rendered voice text marks a pause with this (Auth0's ``{{ pause }}``); a vendor with a
+# pause verb (TwiML ``<Pause>``) turns it into one, others read it as a breath.
+VOICE_PAUSE = "..."
+
 # Long digit runs in vendor messages are phone numbers ("The 'To' number +15551234567 is not
 # a valid phone number."): events and logs must never hold a full number.
 _DIGIT_RUN = re.compile(r"\+?\d[\d \-]{5,}\d")
@@ -77,6 +81,8 @@ class OutgoingMessage:
     # phonegate's outbox message id: an idempotency key where the vendor takes one.
     message_id: str = ""
     kind: MessageKind = "verification"
+    # How long the code stays valid: vendors with a validity period drop it after this.
+    valid_for_seconds: int | None = None
     # Where the vendor should post delivery receipts for this message, if it can.
     callback_url: str | None = None
     # Context for providers that pass it on (operator code, webhooks): client, user, request.
