@@ -16,6 +16,7 @@ from phonegate.domain.deps import DomainDeps, Policy
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import PhonegateError
 from phonegate.keys import KeyRing, load_or_create_keyfile, parse_keys
+from phonegate.outbound import outbound_client
 from phonegate.passwords import Argon2Passwords
 from phonegate.providers.registry import ProviderRegistry
 from phonegate.settings import Settings
@@ -54,8 +55,9 @@ class Container:
             asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         )
         self.passwords = Argon2Passwords()
+        self.http = outbound_client(allow_private=settings.outbound_allow_private)
         self.registry = ProviderRegistry(
-            SqlInbox(self.unit_of_work), production=settings.is_production
+            SqlInbox(self.unit_of_work), production=settings.is_production, http=self.http
         )
         self.deps = DomainDeps(
             keys=self.keys,
@@ -74,6 +76,7 @@ class Container:
             self.keys,
             self.clock,
             interval=settings.dispatch_interval_seconds,
+            callback_base=settings.public_url or None,
         )
         self._signing: dict[str, list[SigningKey]] = {}
         self._parsed: dict[str, SigningKey] = {}
@@ -180,6 +183,7 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._background, timeout=5)
             self._background = None
+        await self.http.aclose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Container:

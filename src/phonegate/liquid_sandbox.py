@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from liquid import Environment
+from liquid import Environment, StrictDefaultUndefined
 from liquid.builtin.expressions.primitive import RangeLiteral
 from liquid.exceptions import ResourceLimitError
 
@@ -47,7 +47,23 @@ class SandboxedEnvironment(Environment):
     local_namespace_limit = 10_000
 
 
-def sandboxed_environment() -> Environment:
-    env = SandboxedEnvironment()
+def _as_is(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def sandboxed_environment(*, strict: bool = False, plain_text: bool = False) -> Environment:
+    """``strict`` makes an undefined variable an error (``default`` still works): what a
+    template is checked with when it is saved, so a typo is reported, not sent.
+
+    ``plain_text`` is for texts that are not HTML (SMS, speech): there Auth0's default
+    templates' ``| escape`` would turn "AT&T" into "AT&amp;T" on the user's phone, so the
+    escaping filters pass values through unchanged.
+    """
+    env = (
+        SandboxedEnvironment(undefined=StrictDefaultUndefined) if strict else SandboxedEnvironment()
+    )
     env.filters["json"] = _json_filter
+    if plain_text:
+        env.filters["escape"] = _as_is
+        env.filters["escape_once"] = _as_is
     return env

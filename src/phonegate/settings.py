@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=86400, ge=60)
     mfa_access_token_ttl_seconds: int = 600
     dispatch_interval_seconds: float = Field(default=2.0, gt=0)
+    # Outbound requests (providers, webhooks, log streams) may reach private, loopback and
+    # link-local addresses only when this is set: a URL typed into the Management API must not
+    # reach the metadata service or the database port.
+    outbound_allow_private: bool = False
     log_level: str = "info"
 
     @property

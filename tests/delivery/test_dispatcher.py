@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -224,13 +225,16 @@ async def test_sandbox_is_refused_in_production(
     api: Api, container: Container, creds: Credentials, clock: FrozenClock
 ) -> None:
     inbox = SqlInbox(container.unit_of_work)
-    production = ProviderRegistry(inbox, production=True)
+    production = ProviderRegistry(inbox, production=True, http=httpx.AsyncClient())
     refusal = production.refusal("sandbox")
     assert refusal is not None and "production" in refusal
     assert production.refusal("auth0") is None
-    assert ProviderRegistry(inbox, production=False).refusal("sandbox") is None
+    assert (
+        ProviderRegistry(inbox, production=False, http=httpx.AsyncClient()).refusal("sandbox")
+        is None
+    )
 
-    sandbox = production.get("sandbox")
+    sandbox = production.builtin("sandbox")
     assert sandbox is not None
     with pytest.raises(Misconfigured, match="production"):
         await sandbox.send_sms(

@@ -63,10 +63,12 @@ def test_other_variables() -> None:
     assert render(template, ctx) == "sms fr My App My App a@example.com"
 
 
-def test_escape_filter() -> None:
-    assert render("{{ friendly_name | escape }}", sms(friendly_name='<b>"AT&T"</b>')) == (
-        "&lt;b&gt;&quot;AT&amp;T&quot;&lt;/b&gt;"
-    )
+def test_escape_filter_leaves_plain_text_alone() -> None:
+    # Auth0's default templates say `| escape`; an SMS is not HTML, so "AT&T" must not
+    # arrive as "AT&amp;T".
+    for template in ("{{ friendly_name | escape }}", "{{ friendly_name | escape_once }}"):
+        assert render(template, sms(friendly_name='<b>"AT&T"</b>')) == '<b>"AT&T"</b>'
+        assert render(template, voice(friendly_name="AT&T")) == "AT&T"
 
 
 def test_plain_output_is_not_html_escaped() -> None:
@@ -148,7 +150,7 @@ def test_huge_range_through_a_filter_is_refused_quickly() -> None:
 def test_rendered_text_longer_than_ten_segments_is_refused() -> None:
     limit = messages.MAX_OUTPUT_CHARS
     assert len(render("x" * limit, sms())) == limit
-    with pytest.raises(TemplateError, match="longer than"):
+    with pytest.raises(TemplateError, match="characters long; at most 1600"):
         render("x" * (limit + 1), sms())
     with pytest.raises(TemplateError):
         render("{% for i in (1..170) %}xxxxxxxxxx{% endfor %}", sms())

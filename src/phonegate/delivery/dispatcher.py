@@ -1,9 +1,17 @@
-"""The outbox dispatcher: claim committed messages, send them, record what happened.
+"""The outbox dispatcher: claim committed messages, send them along the tenant's delivery
+chain, record every attempt and what happened.
 
 It runs after the request's transaction has committed (kicked by the request, and on a
 timer as a safety net), so a request never waits on a provider and a crash never loses a
 message: a claim is a lease, and an unfinished claim becomes claimable again when it lapses.
+Each attempt is written down before the provider is called, and a success is recorded the
+moment the provider answers, so a restart re-sends only what is not known to have gone out.
 A code that has expired is never delivered.
+
+Along the chain: a ``Retryable`` or ``Misconfigured`` answer moves on to the next provider at
+once (an outage at one vendor must not lock users out); a ``Rejected`` one is final for the
+message. When every provider failed retryably, the message waits with backoff and the next
+pass starts again from the first provider.
 """
 
 from __future__ import annotations
@@ -13,16 +21,23 @@ import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
+from phonegate import ids
 from phonegate.clock import Clock
+from phonegate.delivery.chain import Built, ChainBuilder, send_through
+from phonegate.domain import delivery_plan
+from phonegate.domain.delivery_plan import Step
 from phonegate.domain.events import new_event
-from phonegate.domain.models import OutboxMessage, RequestContext
-from phonegate.domain.outbox import open_payload
+from phonegate.domain.models import DeliveryAttempt, OutboxMessage, RequestContext, Tenant
+from phonegate.domain.outbox import Payload, open_payload
 from phonegate.domain.ports import UnitOfWork
 from phonegate.keys import KeyRing
 from phonegate.phone import mask
 from phonegate.providers.base import (
+    FeedbackReporter,
     Misconfigured,
     OutgoingMessage,
     ProviderError,
@@ -37,6 +52,17 @@ log = logging.getLogger("phonegate.delivery")
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 MAX_ATTEMPTS = 5
 LEASE_SECONDS = 30.0
+# Providers whose delivery receipts web/callbacks.py accepts.
+RECEIPT_PROVIDERS = frozenset({"twilio", "vonage", "infobip", "telesign"})
+OUTCOMES: dict[type[ProviderError], str] = {
+    Retryable: "retry",
+    Rejected: "rejected",
+    Misconfigured: "misconfigured",
+}
+
+
+def _outcome(exc: ProviderError) -> str:
+    return next((v for k, v in OUTCOMES.items() if isinstance(exc, k)), "rejected")
 
 
 class Dispatcher:
@@ -49,12 +75,15 @@ class Dispatcher:
         *,
         interval: float = 2.0,
         max_parallel: int = 8,
+        callback_base: str | None = None,
     ) -> None:
         self._uow = uow
         self._registry = registry
+        self._chain = ChainBuilder(registry, keys)
         self._keys = keys
         self._clock = clock
         self._interval = interval
+        self._callback_base = callback_base.rstrip("/") if callback_base else None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._again = False
@@ -81,18 +110,20 @@ class Dispatcher:
                 if not batch:
                     if self._again:
                         continue
-                    return handled
-                await asyncio.gather(*(self._deliver_guarded(m) for m in batch))
+                    break
+                await asyncio.gather(*(self._guarded(self._deliver(m), m.id) for m in batch))
                 handled += len(batch)
+            await self._send_feedback(limit)
+            return handled
 
-    async def _deliver_guarded(self, message: OutboxMessage) -> None:
+    async def _guarded(self, work: Any, message_id: str) -> None:
         async with self._sending:
             try:
-                await self._deliver(message)
+                await work
             except Exception:
                 # Bookkeeping failed (database down?): the lease lapses and the message is
                 # claimed again, so it is not lost.
-                log.exception("delivery of %s could not be recorded", message.id)
+                log.exception("delivery of %s could not be recorded", message_id)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -104,9 +135,10 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
 
+    # -- one message -----------------------------------------------------------------------
+
     async def _deliver(self, message: OutboxMessage) -> None:
-        now = self._clock.now()
-        if now >= message.expires_at:
+        if self._clock.now() >= message.expires_at:
             await self._fail(
                 message, None, "the code expired before it could be delivered", "expired"
             )
@@ -119,9 +151,66 @@ class Dispatcher:
             return
         async with self._uow() as uow:
             tenant = await uow.tenants.get(message.tenant_id)
-        provider_name = tenant.settings.selected_provider if tenant else "unknown"
-        provider = self._registry.get(provider_name)
-        outgoing = OutgoingMessage(
+            if tenant is None:
+                plan = delivery_plan.Plan((), problem="the tenant no longer exists")
+            else:
+                plan = await delivery_plan.plan(uow, self._registry, tenant, message.channel)
+            metadata = await self._metadata(uow, tenant, message, payload) if tenant else {}
+        if not plan.steps:
+            await self._misconfigured(message, plan.primary, plan.problem or "no provider")
+            return
+        outgoing = self._outgoing(message, payload, metadata)
+        retryable: Retryable | None = None
+        last: ProviderError | None = None
+        for position, step in enumerate(plan.steps):
+            if self._clock.now() >= message.expires_at:
+                await self._fail(
+                    message, None, "the code expired before it could be delivered", "expired"
+                )
+                return
+            attempt = await self._begin(message, step, position)
+            more = position + 1 < len(plan.steps)
+            try:
+                built = self._chain.build(step)
+                result = await send_through(
+                    built, replace(outgoing, callback_url=self._callback(built.name))
+                )
+            except ProviderError as exc:
+                error: ProviderError = exc
+            except Exception as exc:
+                # An unknown failure counts as transient; the type is logged, never the payload.
+                log.exception("provider %s raised unexpectedly", step.label)
+                error = Retryable(f"unexpected {type(exc).__name__}")
+            else:
+                await self._end(attempt, "sent", None, None, result.provider_message_id)
+                await self._sent(message, built, result, position, step)
+                return
+            await self._end(attempt, _outcome(error), error.code, error.message)
+            await self._attempt_failed(message, step, error, more=more)
+            if isinstance(error, Rejected):
+                await self._fail(message, step.label, error.message, "failed", error.code)
+                return
+            if isinstance(error, Retryable):
+                retryable = error
+            last = error
+        label = plan.steps[-1].label
+        if retryable is not None:
+            await self._retry(message, label, retryable)
+        else:
+            assert last is not None
+            await self._fail(message, label, last.message, "failed", last.code)
+
+    def _callback(self, provider: str) -> str | None:
+        # Receipts need an address the vendor can reach: only with PHONEGATE_PUBLIC_URL.
+        if self._callback_base is None or provider not in RECEIPT_PROVIDERS:
+            return None
+        return f"{self._callback_base}/callbacks/{provider}/status"
+
+    def _outgoing(
+        self, message: OutboxMessage, payload: Payload, metadata: dict[str, Any]
+    ) -> OutgoingMessage:
+        remaining = int((message.expires_at - self._clock.now()).total_seconds())
+        return OutgoingMessage(
             tenant_id=message.tenant_id,
             recipient=message.recipient,
             channel=message.channel,
@@ -130,32 +219,89 @@ class Dispatcher:
             locale=payload.locale,
             message_id=message.id,
             kind=payload.kind,  # type: ignore[arg-type]
+            callback_url=None,  # set per provider in _callback
+            valid_for_seconds=max(1, remaining),
+            metadata=metadata,
         )
-        try:
-            if provider is None:
-                raise Misconfigured(f"the delivery provider {provider_name!r} is not available")
-            result: SendResult = await (
-                provider.place_call(outgoing)
-                if message.channel == "voice"
-                else provider.send_sms(outgoing)
-            )
-        except Retryable as exc:
-            await self._retry(message, provider_name, exc)
-        except (Rejected, Misconfigured) as exc:
-            await self._fail(message, provider_name, exc.message, "failed", exc.code)
-        except ProviderError as exc:
-            await self._fail(message, provider_name, exc.message, "failed", exc.code)
-        except Exception as exc:
-            # Unknown failures are treated as transient; the type is logged, never the payload.
-            log.exception("provider %s raised unexpectedly", provider_name)
-            await self._retry(message, provider_name, Retryable(f"unexpected {type(exc).__name__}"))
-        else:
-            await self._sent(message, result)
 
-    async def _sent(self, message: OutboxMessage, result: SendResult) -> None:
+    async def _metadata(
+        self, uow: UnitOfWork, tenant: Tenant, message: OutboxMessage, payload: Payload
+    ) -> dict[str, Any]:
+        """What operator code and webhooks receive about the message's context."""
+        app = (
+            await uow.applications.get(tenant.id, message.client_id) if message.client_id else None
+        )
+        user = await uow.users.get(tenant.id, message.user_id) if message.user_id else None
+        data: dict[str, Any] = {
+            "tenant": {"id": tenant.id, "friendly_name": tenant.settings.friendly_name},
+            "request": {
+                "ip": message.ip,
+                "user_agent": message.user_agent,
+                "language": payload.locale,
+            },
+            "client": (
+                {"client_id": app.client_id, "name": app.name, "metadata": dict(app.metadata)}
+                if app
+                else {}
+            ),
+            "user": (
+                {
+                    "user_id": user.user_id,
+                    "email": user.email,
+                    "email_verified": user.email_verified,
+                    "name": user.name,
+                    "nickname": user.nickname,
+                    "user_metadata": user.user_metadata,
+                    "app_metadata": user.app_metadata,
+                }
+                if user
+                else {}
+            ),
+        }
+        if payload.sender:
+            data["from"] = payload.sender
+        return data
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    async def _begin(self, message: OutboxMessage, step: Step, position: int) -> str:
+        attempt = DeliveryAttempt(
+            id=ids.prefixed("att"),
+            tenant_id=message.tenant_id,
+            message_id=message.id,
+            provider=step.label,
+            position=position,
+            started_at=self._clock.now(),
+        )
+        async with self._uow() as uow:
+            await uow.delivery_attempts.add(attempt)
+        return attempt.id
+
+    async def _end(
+        self,
+        attempt_id: str,
+        outcome: str,
+        code: str | None,
+        error: str | None,
+        provider_message_id: str | None = None,
+    ) -> None:
+        async with self._uow() as uow:
+            await uow.delivery_attempts.finish(
+                attempt_id,
+                outcome=outcome,
+                now=self._clock.now(),
+                error_code=code,
+                error=error,
+                provider_message_id=provider_message_id,
+            )
+
+    async def _sent(
+        self, message: OutboxMessage, built: Built, result: SendResult, position: int, step: Step
+    ) -> None:
         now = self._clock.now()
         async with self._uow() as uow:
             await uow.outbox.mark_sent(message.id, result.provider, result.provider_message_id, now)
+            await uow.outbox.set_provider_config(message.id, built.config_id)
             await uow.events.add(
                 new_event(
                     message.tenant_id,
@@ -166,11 +312,33 @@ class Dispatcher:
                     user_id=message.user_id,
                     details={
                         "provider": result.provider,
+                        "provider_label": step.label,
                         "to": mask(message.recipient),
                         "message_id": message.id,
+                        "attempt": position + 1,
+                        "failover": position > 0,
                     },
                 )
             )
+
+    async def _attempt_failed(
+        self, message: OutboxMessage, step: Step, exc: ProviderError, *, more: bool
+    ) -> None:
+        """Every failed attempt is visible, with what happens next."""
+        if not more and not isinstance(exc, Misconfigured):
+            return  # the final outcome is logged by _fail/_retry
+        async with self._uow() as uow:
+            await uow.events.add(
+                self._failure_event(
+                    message,
+                    step.label,
+                    exc.message,
+                    exc.code,
+                    failover=more,
+                )
+            )
+            if isinstance(exc, Misconfigured):
+                await uow.events.add(self._admin_event(message, step.label, exc.message))
 
     async def _retry(self, message: OutboxMessage, provider: str, exc: Retryable) -> None:
         delay = exc.retry_after if exc.retry_after is not None else min(2**message.attempts, 60)
@@ -181,6 +349,13 @@ class Dispatcher:
         async with self._uow() as uow:
             await uow.outbox.reschedule(message.id, next_try, exc.message)
 
+    async def _misconfigured(
+        self, message: OutboxMessage, provider: str | None, reason: str
+    ) -> None:
+        async with self._uow() as uow:
+            await uow.events.add(self._admin_event(message, provider, reason))
+        await self._fail(message, provider, reason, "failed", "misconfigured")
+
     async def _fail(
         self,
         message: OutboxMessage,
@@ -189,31 +364,78 @@ class Dispatcher:
         status: str,
         code: str | None = None,
     ) -> None:
-        now = self._clock.now()
         async with self._uow() as uow:
             await uow.outbox.mark_failed(message.id, provider, reason, status)
             await uow.events.add(
-                new_event(
-                    message.tenant_id,
-                    f"gd_send_{message.channel}_failure",
-                    now,
-                    self._ctx(message),
-                    description=f"The {message.channel} message could not be sent: {reason}",
-                    client_id=message.client_id,
-                    user_id=message.user_id,
-                    details={
-                        "provider": provider,
-                        "to": mask(message.recipient),
-                        "message_id": message.id,
-                        "failure_details": {
-                            "errorCode": code or "error_sending_sms",
-                            "message": reason,
-                        },
-                    },
-                )
+                self._failure_event(message, provider, reason, code, failover=False)
             )
         log.warning("message %s not delivered (%s): %s", message.id, provider, reason)
+
+    def _failure_event(
+        self,
+        message: OutboxMessage,
+        provider: str | None,
+        reason: str,
+        code: str | None,
+        *,
+        failover: bool,
+    ) -> Any:
+        return new_event(
+            message.tenant_id,
+            f"gd_send_{message.channel}_failure",
+            self._clock.now(),
+            self._ctx(message),
+            description=f"The {message.channel} message could not be sent: {reason}"
+            + (" Trying the next provider." if failover else ""),
+            client_id=message.client_id,
+            user_id=message.user_id,
+            details={
+                "provider": provider,
+                "to": mask(message.recipient),
+                "message_id": message.id,
+                "failover": failover,
+                "failure_details": {"errorCode": code or "error_sending_sms", "message": reason},
+                "provider_error": {"errorCode": code, "message": reason} if code else None,
+            },
+        )
+
+    def _admin_event(self, message: OutboxMessage, provider: str | None, reason: str) -> Any:
+        return new_event(
+            message.tenant_id,
+            "pg_provider_misconfigured",
+            self._clock.now(),
+            description=f"Phone messages cannot be sent: {reason}",
+            details={"provider": provider, "message_id": message.id, "channel": message.channel},
+        )
 
     @staticmethod
     def _ctx(message: OutboxMessage) -> RequestContext:
         return RequestContext(ip=message.ip, user_agent=message.user_agent)
+
+    # -- feedback --------------------------------------------------------------------------
+
+    async def _send_feedback(self, limit: int) -> None:
+        """Tell providers that want it that their code was used (Twilio Verify's Fraud Guard
+        learns from these). Best effort: a failure is logged and not retried."""
+        async with self._uow() as uow:
+            due = await uow.outbox.feedback_due(limit)
+        for message in due:
+            status = "done"
+            try:
+                async with self._uow() as uow:
+                    row = (
+                        await uow.phone_providers.get(message.tenant_id, message.provider_config_id)
+                        if message.provider_config_id
+                        else None
+                    )
+                if row is not None:
+                    built = self._chain.build(Step(row.name, "", frozenset(), row=row))
+                    if isinstance(built.provider, FeedbackReporter):
+                        await built.provider.report_success(
+                            message.recipient, message.provider_message_id
+                        )
+            except Exception:
+                status = "failed"
+                log.warning("feedback for message %s could not be sent", message.id)
+            async with self._uow() as uow:
+                await uow.outbox.set_feedback(message.id, status)

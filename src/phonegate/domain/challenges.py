@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from phonegate import ids, otp
-from phonegate.domain import messages
+from phonegate.domain import delivery_plan, messages, phone_templates
 from phonegate.domain.deps import DomainDeps
 from phonegate.domain.events import new_event
 from phonegate.domain.models import (
@@ -88,18 +88,18 @@ async def check_deliverable(
     app: Application,
     user: User,
 ) -> None:
-    """Refuse up front what the tenant's provider cannot carry, and log it as a failed send."""
-    provider = tenant.settings.selected_provider
-    reason = deps.catalog.refusal(provider)
-    if reason is None and channel not in deps.catalog.channels(provider):
-        reason = f"the {provider} provider cannot send {channel} messages"
-    if reason is None:
+    """Refuse up front what the tenant's delivery chain cannot carry, and log it as a failed
+    send (and, when an operator must act, as an admin event) — never a silent drop."""
+    planned = await delivery_plan.plan(uow, deps.catalog, tenant, channel)
+    if planned.steps:
         return
+    reason = planned.problem or f"no provider can send {channel} messages"
+    now = deps.clock.now()
     await uow.events.add(
         new_event(
             tenant.id,
             f"gd_send_{channel}_failure",
-            deps.clock.now(),
+            now,
             ctx,
             description=reason,
             client_id=app.client_id,
@@ -109,6 +109,16 @@ async def check_deliverable(
             details={"failure_details": {"errorCode": "error_sending_sms", "message": reason}},
         )
     )
+    if "cannot send" not in reason:
+        await uow.events.add(
+            new_event(
+                tenant.id,
+                "pg_provider_misconfigured",
+                now,
+                description=f"Phone messages cannot be sent: {reason}",
+                details={"channel": channel},
+            )
+        )
     raise DeliveryUnavailable(f"The code cannot be sent: {reason}.")
 
 
@@ -126,9 +136,10 @@ async def issue(
     recovery_code_id: str | None = None,
 ) -> Issued:
     now = deps.clock.now()
-    expires = now + timedelta(seconds=deps.policy.code_ttl_seconds)
+    ttl = tenant.settings.otp_ttl_seconds or deps.policy.code_ttl_seconds
+    expires = now + timedelta(seconds=ttl)
     challenge_id = ids.prefixed("ch")
-    code = otp.new_code()
+    code = otp.new_code(tenant.settings.otp_length)
     hashed = otp.hash_code(deps.keys, code, challenge_id)
     oob_code = ids.random_token(32)
     challenge = Challenge(
@@ -149,23 +160,9 @@ async def issue(
         recovery_code_id=recovery_code_id,
     )
     await uow.challenges.add(challenge, oob_hash(oob_code))
-    template_kind: messages.MessageKind = "enrollment" if kind == "enrollment" else "verification"
-    custom = (
-        tenant.settings.enrollment_message
-        if kind == "enrollment"
-        else tenant.settings.verification_message
-    )
-    locale = (ctx.language or "en")[:16]
-    text = messages.render(
-        custom or messages.DEFAULT_TEMPLATES[template_kind],
-        messages.MessageContext(
-            code=code,
-            channel=channel,
-            friendly_name=tenant.settings.friendly_name,
-            locale=locale,
-            application_name=app.name,
-            user={"email": user.email, "name": user.name, "nickname": user.nickname},
-        ),
+    message_type = "otp_enroll" if kind == "enrollment" else "otp_verify"
+    composed = await compose_for_user(
+        uow, tenant, app, user, message_type, channel, code, ctx, phone_number=auth.phone_number
     )
     await uow.outbox.add(
         new_message(
@@ -173,7 +170,13 @@ async def issue(
             tenant_id=tenant.id,
             channel=channel,
             recipient=auth.phone_number,
-            payload=Payload(text=text, code=code, locale=locale, kind=template_kind),
+            payload=Payload(
+                text=composed.text,
+                code=code,
+                locale=composed.locale,
+                kind="enrollment" if kind == "enrollment" else "verification",
+                sender=composed.sender,
+            ),
             now=now,
             expires_at=expires,
             challenge_id=challenge_id,
@@ -183,6 +186,54 @@ async def issue(
         )
     )
     return Issued(oob_code=oob_code, challenge=challenge)
+
+
+async def compose_for_user(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    app: Application,
+    user: User,
+    message_type: str,
+    channel: Channel,
+    code: str,
+    ctx: RequestContext,
+    *,
+    phone_number: str | None = None,
+) -> phone_templates.Composed:
+    """The text of a code message to this user, in the language the request or the user's
+    profile asks for (see ``phone_templates``)."""
+    template = next(
+        (t for t in await uow.phone_templates.list(tenant.id) if t.type == message_type), None
+    )
+    stored_locale = user.user_metadata.get("locale")
+    return phone_templates.compose(
+        message_type,
+        channel,
+        messages.MessageContext(
+            code=code,
+            channel=channel,
+            friendly_name=tenant.settings.friendly_name,
+            application_name=app.name,
+            client_id=app.client_id,
+            client_metadata=dict(app.metadata),
+            user={
+                "user_id": user.user_id,
+                "email": user.email,
+                "email_verified": user.email_verified,
+                "name": user.name,
+                "nickname": user.nickname,
+                "phone_number": phone_number or "",
+                "login_count": user.logins_count,
+                "user_metadata": user.user_metadata,
+                "app_metadata": user.app_metadata,
+            },
+            connection=user.connection,
+            tenant_name=tenant.name,
+        ),
+        tenant=tenant,
+        languages=[*ctx.languages, stored_locale if isinstance(stored_locale, str) else None],
+        template=template,
+    )
 
 
 def parse_authenticator_id(raw: object) -> tuple[str, str]:
@@ -314,6 +365,7 @@ async def verify_oob(
     else:
         await uow.authenticators.touch(tenant.id, auth.id, now)
         event_type = "gd_auth_succeed"
+    await uow.outbox.request_feedback(challenge.id)
     await uow.events.add(
         new_event(
             tenant.id,

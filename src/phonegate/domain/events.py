@@ -36,6 +36,8 @@ CATALOGUE: dict[str, str] = {
     "gd_unenroll": "Authenticator removed",
     "gd_tenant_update": "Guardian tenant settings updated",
     "sapi": "Management API write operation",
+    # phonegate's own: an operator must act on the delivery set-up.
+    "pg_provider_misconfigured": "A phone provider is misconfigured; messages cannot be sent",
     "ss": "User created",
     "du": "User deleted",
 }

@@ -27,11 +27,14 @@ DEFAULT_TEMPLATES: dict[MessageKind, str] = {
 }
 VOICE_PAUSE = "... "
 
-_ENV = sandboxed_environment()
+_ENV = sandboxed_environment(plain_text=True)
 
 
 class TemplateError(ValueError):
     pass
+
+
+_STRICT_ENV = sandboxed_environment(strict=True, plain_text=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,11 @@ class MessageContext:
     friendly_name: str
     locale: str = "en"
     application_name: str = ""
+    client_id: str = ""
+    client_metadata: dict[str, Any] | None = None
     user: dict[str, Any] | None = None
+    connection: str = ""
+    tenant_name: str = ""
 
 
 def spoken_code(code: str) -> str:
@@ -50,29 +57,108 @@ def spoken_code(code: str) -> str:
     return ", ".join(code)
 
 
-def render(template: str, ctx: MessageContext) -> str:
+def variables(ctx: MessageContext) -> dict[str, Any]:
+    """The Liquid variables of Auth0's Guardian and Branding phone templates."""
     code = spoken_code(ctx.code) if ctx.channel == "voice" else ctx.code
-    variables: dict[str, Any] = {
+    client = {
+        "name": ctx.application_name,
+        "clientID": ctx.client_id,
+        "client_id": ctx.client_id,
+        "metadata": ctx.client_metadata or {},
+    }
+    return {
         "code": code,
         "message_type": ctx.channel,
         "locale": ctx.locale,
         "friendly_name": ctx.friendly_name,
-        "tenant": {"friendly_name": ctx.friendly_name, "friendlyName": ctx.friendly_name},
-        "application": {"name": ctx.application_name},
-        "client": {"name": ctx.application_name},
+        "tenant": {
+            "friendly_name": ctx.friendly_name,
+            "friendlyName": ctx.friendly_name,
+            "name": ctx.tenant_name,
+        },
+        "requestInfo": {"lang": ctx.locale},
+        "application": client,
+        "client": client,
+        "connection": {"name": ctx.connection},
         "user": ctx.user or {},
         "pause": VOICE_PAUSE if ctx.channel == "voice" else "",
+        "support_email": "",
+        "support_url": "",
+        "logo_url": "",
+        "home_url": "",
+        "region": "",
+        "custom_domain": {"domain": "", "domain_metadata": {}},
+        "organization": {},
     }
-    try:
-        text = _ENV.from_string(template).render(**variables)
-    except LiquidError as exc:
-        raise TemplateError(str(exc)) from None
+
+
+def _finish(text: str) -> str:
     text = " ".join(text.split())
     if len(text) > MAX_OUTPUT_CHARS:
-        raise TemplateError(f"rendered message is longer than {MAX_OUTPUT_CHARS} characters")
+        raise TemplateError(
+            f"the rendered message is {len(text)} characters long; at most "
+            f"{MAX_OUTPUT_CHARS} are allowed"
+        )
+    return text
+
+
+def render(template: str, ctx: MessageContext) -> str:
+    """Render for sending: an unknown variable renders empty, as in Auth0."""
+    try:
+        return _finish(_ENV.from_string(template).render(**variables(ctx)))
+    except LiquidError as exc:
+        raise TemplateError(str(exc)) from None
+
+
+def _where(exc: LiquidError) -> str:
+    token = exc.token
+    if token is None or token.start_index < 0 or not token.source:
+        return ""
+    before = token.source[: token.start_index]
+    line = before.count("\n") + 1
+    column = token.start_index - (before.rfind("\n") + 1) + 1
+    return f" (line {line}, column {column})"
+
+
+SAMPLE_USER = {
+    "user_id": "auth0|0123456789abcdef01234567",
+    "name": "Jane Doe",
+    "nickname": "jane",
+    "given_name": "Jane",
+    "family_name": "Doe",
+    "email": "jane@example.com",
+    "email_verified": True,
+    "phone_number": "+15555550100",
+    "phone_verified": True,
+    "picture": "",
+    "login_count": 3,
+    "user_metadata": {},
+    "app_metadata": {},
+    "multifactor": ["guardian"],
+    "source_ip": "203.0.113.7",
+    "city": "Lisbon",
+    "country": "Portugal",
+}
+
+
+def check(template: str, ctx: MessageContext, *, needs_code: bool) -> str:
+    """Parse and test-render a template being saved, strictly: a syntax error or an unknown
+    variable is an error that says where; returns the rendered sample."""
+    try:
+        text = _finish(_STRICT_ENV.from_string(template).render(**variables(ctx)))
+    except LiquidError as exc:
+        raise TemplateError(f"{exc.message}{_where(exc)}") from None
+    if needs_code:
+        shown = spoken_code(ctx.code) if ctx.channel == "voice" else ctx.code
+        if shown not in text:
+            raise TemplateError("the message must contain the code: use {{ code }}")
     return text
 
 
 def validate(template: str) -> None:
     """Parse and test-render a template as it would be saved; raises TemplateError."""
-    render(template, MessageContext(code="123456", channel="sms", friendly_name="Example"))
+    check(
+        template,
+        MessageContext(code="123456", channel="sms", friendly_name="Example", user=SAMPLE_USER),
+        needs_code=False,
+    )

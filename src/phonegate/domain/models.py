@@ -22,6 +22,14 @@ class TenantSettings:
     selected_provider: str = "auth0"
     enrollment_message: str | None = None
     verification_message: str | None = None
+    # Language of messages when nothing in the request or the user's profile chooses one.
+    default_locale: str = "en"
+    # Which action runs for each trigger (Auth0 binds one action per phone trigger).
+    action_bindings: dict[str, str] = field(default_factory=dict)
+    # Guardian phone settings (auth0-python 6.8's /guardian/factors/phone/settings); None
+    # means the server's default lifetime.
+    otp_length: int = 6
+    otp_ttl_seconds: int | None = None
 
 
 @dataclass(slots=True)
@@ -112,6 +120,76 @@ class Challenge:
     recovery_code_id: str | None = None
 
 
+ProviderRole = Literal["branding", "guardian", "fallback"]
+
+
+@dataclass(slots=True)
+class PhoneProvider:
+    """A configured delivery provider of a tenant.
+
+    ``branding`` is the tenant phone provider of the Unified Phone Experience (one per
+    tenant); ``guardian`` is the Twilio configuration of the Guardian phone factor (one);
+    ``fallback`` providers (phonegate's own addition) are tried in ``position`` order when
+    the primary one fails. ``credentials`` is the sealed JSON of the secret fields.
+    """
+
+    id: str
+    tenant_id: str
+    role: ProviderRole
+    name: str
+    disabled: bool
+    configuration: dict[str, Any]
+    credentials: str | None
+    position: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class PhoneTemplate:
+    """A tenant's customised Branding phone template; built-in defaults have no row."""
+
+    id: str
+    tenant_id: str
+    type: str
+    disabled: bool
+    content: dict[str, Any]  # {"syntax", "from", "body": {"text", "voice"}}
+    translations: dict[str, dict[str, str]]  # locale -> {"text", "voice"}
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class Action:
+    """Operator code bound to a phone trigger; ``code`` names a Python callable."""
+
+    id: str
+    tenant_id: str
+    name: str
+    trigger: str
+    code: str
+    secrets: str | None  # sealed JSON {name: value}
+    secret_names: dict[str, str]  # name -> ISO time it was last set
+    deployed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class DeliveryAttempt:
+    id: str
+    tenant_id: str
+    message_id: str
+    provider: str
+    position: int  # index in the delivery chain
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: str | None = None  # sent | retry | rejected | misconfigured | skipped
+    error_code: str | None = None
+    error: str | None = None
+    provider_message_id: str | None = None
+
+
 @dataclass(slots=True)
 class OutboxMessage:
     id: str
@@ -131,6 +209,15 @@ class OutboxMessage:
     last_error: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    provider_message_id: str | None = None
+    # The tenant provider row that took the message (receipts are checked against it).
+    provider_config_id: str | None = None
+    # What the vendor reported later: queued, sent, delivered, undelivered, failed.
+    receipt_status: str | None = None
+    receipt_error_code: str | None = None
+    receipt_at: datetime | None = None
+    sent_at: datetime | None = None
+    feedback_status: str | None = None
 
 
 @dataclass(slots=True)
@@ -170,3 +257,5 @@ class RequestContext:
     user_agent: str | None = None
     language: str | None = None
     host: str = "localhost"
+    # Language preferences in order: ui_locales, x-request-language, Accept-Language.
+    languages: tuple[str, ...] = ()

@@ -22,6 +22,8 @@ class Payload:
     code: str | None
     locale: str
     kind: str
+    # The sender a template asks for (Branding ``content.from``), over the provider's default.
+    sender: str | None = None
 
 
 def seal(keys: KeyRing, payload: Payload) -> str:
@@ -32,6 +34,7 @@ def seal(keys: KeyRing, payload: Payload) -> str:
                 "code": payload.code,
                 "locale": payload.locale,
                 "kind": payload.kind,
+                "sender": payload.sender,
             }
         )
     )
@@ -49,6 +52,7 @@ def open_payload(keys: KeyRing, sealed: str | None) -> Payload | None:
         code=data.get("code"),
         locale=data.get("locale", "en"),
         kind=data.get("kind", ""),
+        sender=data.get("sender"),
     )
 
 

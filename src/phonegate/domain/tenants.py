@@ -65,16 +65,6 @@ def set_factor(settings: TenantSettings, name: str, enabled: bool) -> None:
         settings.factor_recovery_code_enabled = enabled
 
 
-def set_message_types(settings: TenantSettings, message_types: object) -> list[str]:
-    if not isinstance(message_types, list) or not all(isinstance(m, str) for m in message_types):
-        raise InvalidRequest("message_types must be an array of strings.")
-    chosen = set(message_types)
-    if len(chosen) != len(message_types) or chosen not in MESSAGE_TYPE_SETS:
-        raise InvalidRequest('message_types must be ["sms"], ["voice"] or ["sms", "voice"].')
-    settings.message_types = [m for m in ("sms", "voice") if m in chosen]
-    return settings.message_types
-
-
 def set_policies(settings: TenantSettings, policies: object) -> list[str]:
     if not isinstance(policies, list) or not all(isinstance(p, str) for p in policies):
         raise InvalidRequest("The MFA policy must be an array of strings.")

@@ -17,12 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from phonegate.clock import as_utc
 from phonegate.domain.models import (
+    Action,
     Application,
     Challenge,
+    DeliveryAttempt,
     InboxMessage,
     LogEvent,
     OutboxMessage,
     PhoneAuthenticator,
+    PhoneProvider,
+    PhoneTemplate,
     RecoveryCode,
     Tenant,
     TenantSettings,
@@ -75,6 +79,10 @@ class SqlTenantRepo(_Repo):
             selected_provider=m["selected_provider"],
             enrollment_message=m["enrollment_message"],
             verification_message=m["verification_message"],
+            default_locale=m["default_locale"],
+            action_bindings=dict(m["action_bindings"] or {}),
+            otp_length=m["otp_length"],
+            otp_ttl_seconds=m["otp_ttl_seconds"],
         )
         return Tenant(
             id=m["id"],
@@ -456,6 +464,86 @@ class SqlOutboxRepo(_Repo):
             .values(status="pending", not_before=not_before, last_error=error, claimed_until=None)
         )
 
+    async def get(self, tenant_id: str, message_id: str) -> OutboxMessage | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == message_id)
+            )
+        ).first()
+        return _row_to(OutboxMessage, row) if row else None
+
+    async def find_by_provider_id(
+        self, provider: str, provider_message_id: str
+    ) -> OutboxMessage | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(
+                    c.provider_message_id == provider_message_id, c.provider == provider
+                )
+            )
+        ).first()
+        return _row_to(OutboxMessage, row) if row else None
+
+    async def set_provider_config(self, message_id: str, provider_config_id: str | None) -> None:
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.id == message_id)
+            .values(provider_config_id=provider_config_id)
+        )
+
+    async def record_receipt(
+        self, message_id: str, status: str, error_code: str | None, now: datetime
+    ) -> bool:
+        """Store a receipt unless a final one is already there (receipts arrive out of
+        order: a late "sent" must not overwrite "delivered")."""
+        c = self.table.c
+        final = ("delivered", "undelivered", "failed")
+        guard = sa.or_(c.receipt_status.is_(None), c.receipt_status.not_in(final))
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.id == message_id, guard)
+            .values(receipt_status=status, receipt_error_code=error_code, receipt_at=now)
+        )
+        return _rowcount(result) == 1
+
+    async def request_feedback(self, challenge_id: str) -> None:
+        """Ask for the provider feedback of a challenge's sent messages (Twilio Verify)."""
+        c = self.table.c
+        await self.conn.execute(
+            self.table.update()
+            .where(
+                c.challenge_id == challenge_id,
+                c.status == "sent",
+                c.feedback_status.is_(None),
+                c.provider_config_id.is_not(None),
+            )
+            .values(feedback_status="due")
+        )
+
+    async def feedback_due(self, limit: int) -> list[OutboxMessage]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.feedback_status == "due").limit(limit)
+        )
+        return [_row_to(OutboxMessage, r) for r in rows]
+
+    async def set_feedback(self, message_id: str, status: str) -> None:
+        await self.conn.execute(
+            self.table.update().where(self.table.c.id == message_id).values(feedback_status=status)
+        )
+
+    async def list_for_tenant(
+        self, tenant_id: str, limit: int = 50, recipient: str | None = None
+    ) -> list[OutboxMessage]:
+        c = self.table.c
+        query = sa.select(self.table).where(c.tenant_id == tenant_id)
+        if recipient:
+            query = query.where(c.recipient == recipient)
+        rows = await self.conn.execute(query.order_by(c.created_at.desc()).limit(limit))
+        return [_row_to(OutboxMessage, r) for r in rows]
+
     async def pending(self, tenant_id: str | None = None) -> list[OutboxMessage]:
         c = self.table.c
         query = sa.select(self.table).where(c.status.in_(("pending", "sending")))
@@ -463,6 +551,196 @@ class SqlOutboxRepo(_Repo):
             query = query.where(c.tenant_id == tenant_id)
         rows = await self.conn.execute(query.order_by(c.created_at))
         return [_row_to(OutboxMessage, r) for r in rows]
+
+
+class SqlDeliveryAttemptRepo(_Repo):
+    table = t.delivery_attempts
+
+    async def add(self, attempt: DeliveryAttempt) -> None:
+        await self.conn.execute(self.table.insert().values(**asdict(attempt)))
+
+    async def finish(
+        self,
+        attempt_id: str,
+        *,
+        outcome: str,
+        now: datetime,
+        error_code: str | None = None,
+        error: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> None:
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.id == attempt_id)
+            .values(
+                outcome=outcome,
+                finished_at=now,
+                error_code=error_code,
+                error=error,
+                provider_message_id=provider_message_id,
+            )
+        )
+
+    async def for_message(self, message_id: str) -> list[DeliveryAttempt]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.message_id == message_id).order_by(c.started_at, c.id)
+        )
+        return [_row_to(DeliveryAttempt, r) for r in rows]
+
+
+class SqlPhoneProviderRepo(_Repo):
+    table = t.phone_providers
+
+    async def list(self, tenant_id: str) -> list[PhoneProvider]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.tenant_id == tenant_id).order_by(c.position, c.created_at)
+        )
+        return [_row_to(PhoneProvider, r) for r in rows]
+
+    async def get(self, tenant_id: str, provider_id: str) -> PhoneProvider | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == provider_id)
+            )
+        ).first()
+        return _row_to(PhoneProvider, row) if row else None
+
+    async def add(self, provider: PhoneProvider) -> bool:
+        """Insert; False when the tenant already has this singleton (branding, guardian)."""
+        slot = provider.id if provider.role == "fallback" else provider.role
+        exists = (
+            await self.conn.execute(
+                sa.select(self.table.c.id).where(
+                    self.table.c.tenant_id == provider.tenant_id, self.table.c.slot == slot
+                )
+            )
+        ).first()
+        if exists:
+            return False
+        await self.conn.execute(self.table.insert().values(slot=slot, **asdict(provider)))
+        return True
+
+    async def update(self, provider: PhoneProvider) -> None:
+        values = asdict(provider)
+        for key in ("id", "tenant_id", "role", "created_at"):
+            values.pop(key)
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.tenant_id == provider.tenant_id, self.table.c.id == provider.id)
+            .values(**values)
+        )
+
+    async def delete(self, tenant_id: str, provider_id: str) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.delete().where(c.tenant_id == tenant_id, c.id == provider_id)
+        )
+        return _rowcount(result) == 1
+
+
+class SqlPhoneTemplateRepo(_Repo):
+    table = t.phone_templates
+
+    async def list(self, tenant_id: str) -> list[PhoneTemplate]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.tenant_id == tenant_id).order_by(c.created_at)
+        )
+        return [_row_to(PhoneTemplate, r) for r in rows]
+
+    async def get(self, tenant_id: str, template_id: str) -> PhoneTemplate | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == template_id)
+            )
+        ).first()
+        return _row_to(PhoneTemplate, row) if row else None
+
+    async def add(self, template: PhoneTemplate) -> bool:
+        """Insert; False when the tenant already customised this type."""
+        c = self.table.c
+        exists = (
+            await self.conn.execute(
+                sa.select(c.id).where(c.tenant_id == template.tenant_id, c.type == template.type)
+            )
+        ).first()
+        if exists:
+            return False
+        await self.conn.execute(self.table.insert().values(**asdict(template)))
+        return True
+
+    async def update(self, template: PhoneTemplate) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == template.tenant_id, c.id == template.id)
+            .values(
+                disabled=template.disabled,
+                content=template.content,
+                translations=template.translations,
+                updated_at=template.updated_at,
+            )
+        )
+
+    async def delete(self, tenant_id: str, template_id: str) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.delete().where(c.tenant_id == tenant_id, c.id == template_id)
+        )
+        return _rowcount(result) == 1
+
+
+class SqlActionRepo(_Repo):
+    table = t.actions
+
+    async def list(self, tenant_id: str) -> list[Action]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.tenant_id == tenant_id).order_by(c.created_at)
+        )
+        return [_row_to(Action, r) for r in rows]
+
+    async def get(self, tenant_id: str, action_id: str) -> Action | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == action_id)
+            )
+        ).first()
+        return _row_to(Action, row) if row else None
+
+    async def add(self, action: Action) -> bool:
+        c = self.table.c
+        exists = (
+            await self.conn.execute(
+                sa.select(c.id).where(c.tenant_id == action.tenant_id, c.name == action.name)
+            )
+        ).first()
+        if exists:
+            return False
+        await self.conn.execute(self.table.insert().values(**asdict(action)))
+        return True
+
+    async def update(self, action: Action) -> None:
+        values = asdict(action)
+        for key in ("id", "tenant_id", "created_at"):
+            values.pop(key)
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.tenant_id == action.tenant_id, self.table.c.id == action.id)
+            .values(**values)
+        )
+
+    async def delete(self, tenant_id: str, action_id: str) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.delete().where(c.tenant_id == tenant_id, c.id == action_id)
+        )
+        return _rowcount(result) == 1
 
 
 class SqlInboxRepo(_Repo):
@@ -574,3 +852,7 @@ class SqlUnitOfWork:
         self.events = SqlEventRepo(conn)
         self.signing_keys = SqlSigningKeyRepo(conn)
         self.secrets = SqlSecretRepo(conn)
+        self.delivery_attempts = SqlDeliveryAttemptRepo(conn)
+        self.phone_providers = SqlPhoneProviderRepo(conn)
+        self.phone_templates = SqlPhoneTemplateRepo(conn)
+        self.actions = SqlActionRepo(conn)

@@ -37,6 +37,10 @@ tenant_settings = sa.Table(
     sa.Column("selected_provider", sa.String(64), nullable=False),
     sa.Column("enrollment_message", sa.Text),
     sa.Column("verification_message", sa.Text),
+    sa.Column("default_locale", sa.String(35), nullable=False, server_default="en"),
+    sa.Column("action_bindings", sa.JSON, nullable=False, server_default="{}"),
+    sa.Column("otp_length", sa.Integer, nullable=False, server_default="6"),
+    sa.Column("otp_ttl_seconds", sa.Integer),
     # Lifetime count of messages sent by the capped ``auth0`` evaluation provider.
     sa.Column("evaluation_messages_sent", sa.Integer, nullable=False, default=0),
     sa.Column("updated_at", TS, nullable=False),
@@ -159,7 +163,82 @@ outbox_messages = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("ip", sa.String(64)),
     sa.Column("user_agent", sa.String(512)),
+    sa.Column("provider_config_id", sa.String(40)),
+    sa.Column("receipt_status", sa.String(16)),
+    sa.Column("receipt_error_code", sa.String(32)),
+    sa.Column("receipt_at", TS),
+    # "due" once the code was used and the provider wants to hear it (Twilio Verify's
+    # feedback for Fraud Guard), then "done" or "failed".
+    sa.Column("feedback_status", sa.String(8)),
     sa.Index("ix_outbox_due", "status", "not_before"),
+    sa.Index("ix_outbox_feedback", "feedback_status"),
+    sa.Index("ix_outbox_provider_message", "provider_message_id"),
+    sa.Index("ix_outbox_tenant_created", "tenant_id", "created_at"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("message_id", sa.String(40), nullable=False, index=True),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error", sa.Text),
+    sa.Column("provider_message_id", sa.String(128)),
+)
+
+phone_providers = sa.Table(
+    "phone_providers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    # "branding" and "guardian" for the two singletons, the id for fallbacks: at most one
+    # singleton of each kind per tenant, enforced by the database.
+    sa.Column("slot", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("configuration", sa.JSON, nullable=False),
+    sa.Column("credentials", sa.Text),  # sealed JSON of the secret fields
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant_id", "slot", name="uq_phone_providers_tenant_slot"),
+)
+
+phone_templates = sa.Table(
+    "phone_templates",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("translations", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant_id", "type", name="uq_phone_templates_tenant_type"),
+)
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("trigger", sa.String(40), nullable=False),
+    sa.Column("code", sa.String(512), nullable=False),
+    sa.Column("secrets", sa.Text),  # sealed JSON {name: value}
+    sa.Column("secret_names", sa.JSON, nullable=False),
+    sa.Column("deployed", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name", name="uq_actions_tenant_name"),
 )
 
 inbox_messages = sa.Table(

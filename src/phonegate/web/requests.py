@@ -19,6 +19,7 @@ from phonegate.container import Container
 from phonegate.domain.grants import Audiences
 from phonegate.domain.models import RequestContext, Tenant
 from phonegate.domain.ports import UnitOfWork
+from phonegate.domain.texts import parse_accept_language
 from phonegate.errors import (
     InvalidRequest,
     InvalidToken,
@@ -132,10 +133,13 @@ async def read_object(request: Request) -> dict[str, Any]:
 
 
 def request_context(request: Request) -> RequestContext:
-    language = request.headers.get("x-request-language") or (
-        request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip() or None
-    )
+    ui_locales = request.query_params.get("ui_locales", "")[:200].split()
+    header = request.headers.get("x-request-language", "")[:100].split()
+    accepted = parse_accept_language(request.headers.get("accept-language", "")[:500])
+    languages = tuple(dict.fromkeys([*ui_locales, *header, *accepted]))
+    language = languages[0] if languages else None
     return RequestContext(
+        languages=languages,
         ip=request.client.host if request.client else None,
         user_agent=(request.headers.get("user-agent") or "")[:512] or None,
         language=language,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from phonegate.domain import tenants
+from phonegate.domain import phone_factor, tenants
 from phonegate.domain.events import new_event
 from phonegate.errors import InvalidRequest
 from phonegate.web.management.auth import management_scope
@@ -61,7 +61,7 @@ async def set_message_types(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
         body = await read_object(request)
-        chosen = tenants.set_message_types(tenant.settings, body.get("message_types"))
+        chosen = await phone_factor.set_message_types(uow, tenant, body.get("message_types"))
         now = c.clock.now()
         await tenants.save(uow, tenant, now)
         await uow.events.add(

@@ -1,0 +1,80 @@
+"""Turning a delivery plan's steps into provider instances, and sending through one.
+
+The dispatcher uses this for every message; the Management API's ``/try`` endpoints use it
+to send one test message right away and report the provider's own answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from phonegate.domain.delivery_plan import Step
+from phonegate.domain.phone_providers import open_sealed, spec_for
+from phonegate.keys import KeyRing
+from phonegate.providers.base import (
+    HostedVerifier,
+    Misconfigured,
+    OutgoingMessage,
+    SendResult,
+    SmsSender,
+    VoiceSender,
+)
+from phonegate.providers.registry import ProviderRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    provider: Any
+    name: str  # the provider's own name, as events and receipts record it
+    config_id: str | None  # the row (or action) it was built from
+
+
+class ChainBuilder:
+    def __init__(self, registry: ProviderRegistry, keys: KeyRing) -> None:
+        self._registry = registry
+        self._keys = keys
+
+    def build(self, step: Step) -> Built:
+        """An instance for a step; a configuration that no longer validates (a provider
+        module changed, a key was dropped) is ``Misconfigured``, never a crash."""
+        if step.builtin:
+            builtin = self._registry.builtin(step.kind)
+            if builtin is None:
+                raise Misconfigured(f"the delivery provider {step.kind!r} is not available")
+            return Built(builtin, builtin.name, None)
+        try:
+            if step.action is not None:
+                action = step.action
+                values: dict[str, Any] = {
+                    "target": action.code,
+                    "trigger": action.trigger,
+                    "secrets": open_sealed(self._keys, action.secrets),
+                }
+                instance = self._registry.build(
+                    "action", values, cache_key=f"{action.id}@{action.updated_at.isoformat()}"
+                )
+                return Built(instance, "action", action.id)
+            assert step.row is not None
+            row = step.row
+            spec = spec_for(row, open_sealed(self._keys, row.credentials))
+            instance = self._registry.build(
+                spec.kind, spec.values, cache_key=f"{row.id}@{row.updated_at.isoformat()}"
+            )
+        except (ValueError, KeyError, ImportError) as exc:
+            raise Misconfigured(f"the {step.label} configuration is not usable: {exc}") from None
+        return Built(instance, spec.kind, row.id)
+
+
+async def send_through(built: Built, message: OutgoingMessage) -> SendResult:
+    """One send through one provider, by channel (a hosted verifier starts a verification)."""
+    provider = built.provider
+    if message.code is None and isinstance(provider, HostedVerifier):
+        return await provider.start_verification(message)  # the vendor makes the code
+    if message.channel == "voice":
+        if not isinstance(provider, VoiceSender):
+            raise Misconfigured(f"the {built.name} provider cannot place calls")
+        return await provider.place_call(message)
+    if isinstance(provider, SmsSender):
+        return await provider.send_sms(message)
+    raise Misconfigured(f"the {built.name} provider cannot send SMS")
