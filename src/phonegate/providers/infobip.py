@@ -1,0 +1,193 @@
+"""Infobip SMS: ``POST /sms/2/text/advanced`` with ``Authorization: App <API key>``.
+
+Follows providers-wire.md §2 (the Infobip row). A request-level failure is an HTTP error with
+a ``requestError.serviceException`` body; a message the platform will not take comes back at
+HTTP 200 with its status in group 5 ``REJECTED``. Delivery reports arrive on ``notifyUrl``
+as the JSON that :func:`parse_receipt` reads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from phonegate.providers.base import (
+    Misconfigured,
+    OutgoingMessage,
+    Receipt,
+    ReceiptStatus,
+    Rejected,
+    Retryable,
+    SendResult,
+)
+from phonegate.providers.transport import raise_for_status, send
+
+# Infobip's validityPeriod is in minutes, at most 48 hours.
+MAX_VALIDITY_MINUTES = 2880
+
+_API_KEY = re.compile(r"[A-Za-z0-9-]+")
+_NUMERIC_SENDER = re.compile(r"\+?\d{3,14}")
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9]{3,11}")
+
+# Request fields that come from configuration (the sender, phonegate's callback URL).
+_CONFIGURED_FIELDS = (".from", ".notifyUrl", ".notifyContentType")
+# Group-5 statuses that concern the account or the sender, not the destination.
+_MISCONFIGURED_REJECTIONS = frozenset(
+    {
+        "REJECTED_NOT_ENOUGH_CREDITS",
+        "REJECTED_PREPAID_PACKAGE_EXPIRED",
+        "REJECTED_SENDER",
+        "REJECTED_SOURCE",
+    }
+)
+_REPORT_GROUPS: dict[str, ReceiptStatus] = {
+    "PENDING": "sent",
+    "DELIVERED": "delivered",
+    "UNDELIVERABLE": "undelivered",
+    "EXPIRED": "undelivered",
+    "REJECTED": "failed",
+}
+
+
+class InfobipConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_by_name=True)
+
+    api_key: SecretStr = Field(min_length=1)
+    # Per account (https://<x>.api.infobip.com): there is no shared default.
+    base_url: str = Field(pattern=r"^https?://[^\s/?#]+(/\S*)?$")
+    from_: str | None = Field(
+        None, alias="from", description="a number or a 3-11 character sender ID"
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr) -> SecretStr:
+        # It goes into a header: refuse what would break it rather than fail at send time.
+        if not _API_KEY.fullmatch(value.get_secret_value()):
+            raise ValueError("api_key must be the key Infobip issued (letters, digits, dashes)")
+        return value
+
+    @field_validator("from_")
+    @classmethod
+    def _check_sender(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if _NUMERIC_SENDER.fullmatch(value):
+            return value.lstrip("+")
+        if _ALPHANUMERIC_SENDER.fullmatch(value):
+            return value
+        raise ValueError(
+            "from must be a number of 3-14 digits or a sender ID of 3-11 letters and digits"
+        )
+
+
+class InfobipProvider:
+    name: ClassVar[str] = "infobip"
+    Config: ClassVar[type[BaseModel]] = InfobipConfig
+
+    def __init__(self, config: InfobipConfig, http: httpx.AsyncClient) -> None:
+        self._config = config
+        self._http = http
+        self._url = config.base_url.rstrip("/") + "/sms/2/text/advanced"
+
+    @property
+    def channels(self) -> frozenset[str]:
+        return frozenset({"sms"})
+
+    async def send_sms(self, message: OutgoingMessage) -> SendResult:
+        response = await send(
+            self._http,
+            "POST",
+            self._url,
+            provider=self.name,
+            timeout=self._config.timeout_seconds,
+            json={"messages": [self._message(message)]},
+            headers={
+                "Authorization": f"App {self._config.api_key.get_secret_value()}",
+                "Accept": "application/json",
+            },
+        )
+        body = _json(response)
+        if response.status_code >= 300:
+            _raise_request_error(response, body)
+        try:
+            (sent,) = body["messages"]
+            status = dict(sent["status"])
+            message_id = str(sent["messageId"])
+        except (KeyError, TypeError, ValueError):
+            raise Retryable(
+                "Infobip answered without a message status", code="bad_response"
+            ) from None
+        if status.get("groupName") == "REJECTED":
+            name = str(status.get("name", "REJECTED"))
+            text = f"Infobip rejected the message: {name} ({status.get('description', '')})"
+            if name in _MISCONFIGURED_REJECTIONS:
+                raise Misconfigured(text, code=name)
+            raise Rejected(text, code=name)
+        return SendResult(provider=self.name, provider_message_id=message_id, status="queued")
+
+    def _message(self, message: OutgoingMessage) -> dict[str, Any]:
+        destination = {"to": message.recipient.lstrip("+")}
+        if message.message_id:
+            destination["messageId"] = message.message_id
+        payload: dict[str, Any] = {"destinations": [destination], "text": message.text}
+        if self._config.from_:
+            payload["from"] = self._config.from_
+        if message.valid_for_seconds:
+            minutes = math.ceil(message.valid_for_seconds / 60)
+            payload["validityPeriod"] = min(max(minutes, 1), MAX_VALIDITY_MINUTES)
+        if message.callback_url:
+            payload["notifyUrl"] = message.callback_url
+            payload["notifyContentType"] = "application/json"
+        return payload
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _raise_request_error(response: httpx.Response, body: Any) -> None:
+    try:
+        exception = body["requestError"]["serviceException"]
+        error_id, error_text = str(exception["messageId"]), str(exception.get("text", ""))
+        fields = list(exception.get("validationErrors") or {})
+    except (KeyError, TypeError, AttributeError):
+        error_id, error_text, fields = None, "", []
+    # BAD_REQUEST covers both "invalid 'to'" and "invalid sender": the fields it names tell
+    # a problem with this message from one with what the operator configured.
+    if response.status_code == 400 and any(f.endswith(_CONFIGURED_FIELDS) for f in fields):
+        raise Misconfigured(
+            f"Infobip refused the request: {error_text} ({', '.join(fields)})", code=error_id
+        )
+    raise_for_status(response, provider="Infobip", detail=error_text, code=error_id)
+
+
+def parse_receipt(body: Mapping[str, Any]) -> list[Receipt]:
+    """Read Infobip's delivery-report webhook: one receipt per result it can map."""
+    receipts = []
+    for result in body.get("results") or []:
+        if not isinstance(result, Mapping):
+            continue
+        message_id = result.get("messageId")
+        status = _REPORT_GROUPS.get(str((result.get("status") or {}).get("groupName")))
+        if not message_id or status is None:
+            continue
+        error = result.get("error") or {}
+        failed = error.get("groupName", "OK") != "OK"
+        receipts.append(
+            Receipt(
+                provider_message_id=str(message_id),
+                status=status,
+                error_code=str(error.get("name") or error.get("id")) if failed else None,
+            )
+        )
+    return receipts
