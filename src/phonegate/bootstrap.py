@@ -107,7 +107,14 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
                 {"management": list(MANAGEMENT_SCOPES)},
             ),
         ):
-            if await uow.applications.get(tenant.id, client_id) is None:
+            existing = await uow.applications.get(tenant.id, client_id)
+            if existing is not None and (
+                existing.client_grants != client_grants or existing.grant_types != list(grants)
+            ):
+                # A newer phonegate checks more scopes: the management application keeps
+                # holding all of them, and the demo application its grants.
+                await uow.applications.set_grants(tenant.id, client_id, list(grants), client_grants)
+            if existing is None:
                 digest, key_id = clients.hash_secret(secret)
                 await uow.applications.add(
                     Application(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from phonegate.clock import Clock, SystemClock
+from phonegate.delivery.chain import ChainBuilder
 from phonegate.delivery.dispatcher import Dispatcher
 from phonegate.domain.deps import DomainDeps, Policy
 from phonegate.domain.ports import UnitOfWork
@@ -59,6 +60,7 @@ class Container:
         self.registry = ProviderRegistry(
             SqlInbox(self.unit_of_work), production=settings.is_production, http=self.http
         )
+        self.chain = ChainBuilder(self.registry, self.keys)
         self.deps = DomainDeps(
             keys=self.keys,
             clock=self.clock,

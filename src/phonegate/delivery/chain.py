@@ -47,12 +47,12 @@ class ChainBuilder:
             if step.action is not None:
                 action = step.action
                 values: dict[str, Any] = {
-                    "target": action.code,
+                    "target": action.deployed_code,
                     "trigger": action.trigger,
-                    "secrets": open_sealed(self._keys, action.secrets),
+                    "secrets": open_sealed(self._keys, action.deployed_secrets),
                 }
                 instance = self._registry.build(
-                    "action", values, cache_key=f"{action.id}@{action.updated_at.isoformat()}"
+                    "action", values, cache_key=f"{action.id}@v{action.version}"
                 )
                 return Built(instance, "action", action.id)
             assert step.row is not None

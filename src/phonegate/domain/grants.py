@@ -23,6 +23,20 @@ MANAGEMENT_SCOPES = (
     "read:authentication_methods",
     "delete:authentication_methods",
     "read:sandbox_messages",
+    "read:phone_providers",
+    "create:phone_providers",
+    "update:phone_providers",
+    "delete:phone_providers",
+    "read:phone_templates",
+    "create:phone_templates",
+    "update:phone_templates",
+    "delete:phone_templates",
+    "read:actions",
+    "create:actions",
+    "update:actions",
+    "delete:actions",
+    "read:phone_messages",
+    "read:logs",
 )
 
 

@@ -161,7 +161,9 @@ class PhoneTemplate:
 
 @dataclass(slots=True)
 class Action:
-    """Operator code bound to a phone trigger; ``code`` names a Python callable."""
+    """Operator code for a phone trigger; ``code`` names a Python callable
+    (``package.module:function``). ``code``/``secrets`` are the draft; what runs is the
+    ``deployed_*`` copy made by the last deploy, as Auth0 runs the deployed version."""
 
     id: str
     tenant_id: str
@@ -170,9 +172,17 @@ class Action:
     code: str
     secrets: str | None  # sealed JSON {name: value}
     secret_names: dict[str, str]  # name -> ISO time it was last set
-    deployed: bool
     created_at: datetime
     updated_at: datetime
+    deployed_code: str | None = None
+    deployed_secrets: str | None = None
+    deployed_at: datetime | None = None
+    version: int = 0
+    all_changes_deployed: bool = False
+
+    @property
+    def deployed(self) -> bool:
+        return self.deployed_code is not None
 
 
 @dataclass(slots=True)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from phonegate.domain import phone_providers
+from phonegate.domain import phone_providers, phone_templates
+from phonegate.domain.messages import DEFAULT_TEMPLATES
 from phonegate.domain.models import PhoneProvider, Tenant
 from phonegate.domain.ports import ProviderCatalog, UnitOfWork
 from phonegate.domain.tenants import MESSAGE_TYPE_SETS
@@ -209,3 +210,28 @@ def set_phone_settings(tenant: Tenant, body: Mapping[str, Any]) -> None:
                 error_code="invalid_body",
             )
         tenant.settings.otp_ttl_seconds = ttl
+
+
+def templates_json(tenant: Tenant) -> dict[str, str]:
+    """What Auth0 returns: the tenant's templates, or Auth0's defaults when unset."""
+    settings = tenant.settings
+    return {
+        "enrollment_message": settings.enrollment_message or DEFAULT_TEMPLATES["enrollment"],
+        "verification_message": settings.verification_message or DEFAULT_TEMPLATES["verification"],
+    }
+
+
+def set_templates(tenant: Tenant, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Both templates are required (Auth0); each is checked strictly for SMS and voice, and
+    the analysis of its sample SMS (encoding, segments) is returned."""
+    unknown = sorted(set(body) - {"enrollment_message", "verification_message"})
+    if unknown:
+        raise InvalidRequest(
+            f"Payload validation error: unknown field(s): {', '.join(unknown)}.",
+            error_code="invalid_body",
+        )
+    enrollment, verification = body.get("enrollment_message"), body.get("verification_message")
+    analysis = phone_templates.check_guardian(tenant, enrollment, verification)
+    tenant.settings.enrollment_message = str(enrollment)
+    tenant.settings.verification_message = str(verification)
+    return analysis

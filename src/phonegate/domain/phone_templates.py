@@ -304,3 +304,11 @@ def check_guardian(tenant: Tenant, enrollment: object, verification: object) -> 
         analysis[name] = check_text(tenant, message_type, "sms", value, name)
         check_text(tenant, message_type, "voice", value, name)
     return analysis
+
+
+def test_text(tenant: Tenant, channel: Channel) -> str:
+    """The text of a provider's "Send Test Message": no code, nothing to misuse."""
+    name = tenant.settings.friendly_name
+    if channel == "voice":
+        return f"Hello. This is a test call from {name}. Your phone provider is set up."
+    return f"This is a test message from {name}: your phone provider is set up."

@@ -44,6 +44,13 @@ class ApplicationRepo(Protocol):
     async def get(self, tenant_id: str, client_id: str) -> Application | None: ...
     async def get_by_name(self, tenant_id: str, name: str) -> Application | None: ...
     async def add(self, app: Application) -> None: ...
+    async def set_grants(
+        self,
+        tenant_id: str,
+        client_id: str,
+        grant_types: list[str],
+        client_grants: dict[str, list[str]],
+    ) -> None: ...
 
 
 class UserRepo(Protocol):

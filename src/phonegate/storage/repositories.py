@@ -167,6 +167,20 @@ class SqlApplicationRepo(_Repo):
     async def add(self, app: Application) -> None:
         await self.conn.execute(t.applications.insert().values(**asdict(app)))
 
+    async def set_grants(
+        self,
+        tenant_id: str,
+        client_id: str,
+        grant_types: list[str],
+        client_grants: dict[str, list[str]],
+    ) -> None:
+        c = t.applications.c
+        await self.conn.execute(
+            t.applications.update()
+            .where(c.tenant_id == tenant_id, c.client_id == client_id)
+            .values(grant_types=grant_types, client_grants=client_grants)
+        )
+
 
 class SqlUserRepo(_Repo):
     async def get(self, tenant_id: str, user_id: str) -> User | None:

@@ -235,7 +235,13 @@ actions = sa.Table(
     sa.Column("code", sa.String(512), nullable=False),
     sa.Column("secrets", sa.Text),  # sealed JSON {name: value}
     sa.Column("secret_names", sa.JSON, nullable=False),
-    sa.Column("deployed", sa.Boolean, nullable=False),
+    # What runs: the draft as it was at the last deploy (Auth0 keeps running the deployed
+    # version while the draft is edited).
+    sa.Column("deployed_code", sa.String(512)),
+    sa.Column("deployed_secrets", sa.Text),
+    sa.Column("deployed_at", TS),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("all_changes_deployed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("tenant_id", "name", name="uq_actions_tenant_name"),

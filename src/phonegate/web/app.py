@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from phonegate import __version__
 from phonegate.container import Container
 from phonegate.errors import PhonegateError
-from phonegate.web import errors
+from phonegate.web import callbacks, errors
 from phonegate.web.auth0 import mfa, token, userinfo, wellknown
-from phonegate.web.management import guardian, sandbox, users
+from phonegate.web.management import actions, branding, guardian, phone, sandbox, users
 
 access_log = logging.getLogger("phonegate.access")
 
@@ -45,7 +45,11 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         wellknown.router,
         users.router,
         guardian.router,
+        branding.router,
+        phone.router,
+        actions.router,
         sandbox.router,
+        callbacks.router,
     ):
         app.include_router(router)
 

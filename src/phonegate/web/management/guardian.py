@@ -1,14 +1,19 @@
-"""Management API: Guardian factors, the phone factor's message types, MFA policies."""
+"""Management API: Guardian factors, the phone factor (message types, provider, Twilio,
+templates, settings) and MFA policies."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from phonegate.domain import phone_factor, tenants
 from phonegate.domain.events import new_event
+from phonegate.domain.models import Tenant
+from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest
-from phonegate.web.management.auth import management_scope
+from phonegate.web.management.auth import Caller, management_scope
 from phonegate.web.requests import container, read_any, read_object, request_context
 
 router = APIRouter(prefix="/api/v2/guardian")
@@ -102,3 +107,97 @@ async def set_policies(request: Request) -> JSONResponse:
             )
         )
     return JSONResponse(chosen)
+
+
+# -- the phone factor: provider, Twilio, templates, settings --------------------------------
+# Each is also served under Auth0's legacy /guardian/factors/sms/... path.
+
+
+def _both(path: str) -> list[str]:
+    return [f"/factors/phone/{path}", f"/factors/sms/{path}"]
+
+
+async def _tenant_update(
+    request: Request, uow: UnitOfWork, tenant: Tenant, caller: Caller, details: dict[str, Any]
+) -> None:
+    now = container(request).clock.now()
+    await tenants.save(uow, tenant, now)
+    await uow.events.add(
+        new_event(
+            tenant.id,
+            "gd_tenant_update",
+            now,
+            request_context(request),
+            client_id=caller.client_id,
+            details=details,
+        )
+    )
+
+
+for _path in _both("selected-provider"):
+
+    @router.get(_path)
+    async def get_selected_provider(request: Request) -> JSONResponse:
+        async with management_scope(request, READ) as (_, tenant, _caller):
+            return JSONResponse({"provider": tenant.settings.selected_provider})
+
+    @router.put(_path)
+    async def set_selected_provider(request: Request) -> JSONResponse:
+        c = container(request)
+        async with management_scope(request, UPDATE) as (uow, tenant, caller):
+            body = await read_object(request)
+            chosen = await phone_factor.select_provider(
+                uow, c.registry, tenant, body.get("provider")
+            )
+            await _tenant_update(request, uow, tenant, caller, {"selected_provider": chosen})
+        return JSONResponse({"provider": chosen})
+
+    @router.get(_path.replace("selected-provider", "providers/twilio"))
+    async def get_twilio(request: Request) -> JSONResponse:
+        c = container(request)
+        async with management_scope(request, READ) as (uow, tenant, _caller):
+            row = await phone_factor.guardian_twilio(uow, tenant.id)
+            return JSONResponse(phone_factor.twilio_json(c.keys, row))
+
+    @router.put(_path.replace("selected-provider", "providers/twilio"))
+    async def set_twilio(request: Request) -> JSONResponse:
+        c = container(request)
+        async with management_scope(request, UPDATE) as (uow, tenant, caller):
+            body = await read_object(request)
+            row = await phone_factor.set_twilio(
+                uow, c.registry, c.keys, tenant, body, c.clock.now()
+            )
+            # Which fields changed, never their values (the auth token above all).
+            await _tenant_update(request, uow, tenant, caller, {"twilio": sorted(body)})
+            return JSONResponse(phone_factor.twilio_json(c.keys, row))
+
+    @router.get(_path.replace("selected-provider", "templates"))
+    async def get_templates(request: Request) -> JSONResponse:
+        async with management_scope(request, READ) as (_, tenant, _caller):
+            return JSONResponse(phone_factor.templates_json(tenant))
+
+    @router.put(_path.replace("selected-provider", "templates"))
+    async def set_templates(request: Request) -> JSONResponse:
+        async with management_scope(request, UPDATE) as (uow, tenant, caller):
+            body = await read_object(request)
+            analysis = phone_factor.set_templates(tenant, body)
+            await _tenant_update(request, uow, tenant, caller, {"templates": "updated"})
+            return JSONResponse({**phone_factor.templates_json(tenant), "analysis": analysis})
+
+    @router.get(_path.replace("selected-provider", "settings"))
+    async def get_phone_settings(request: Request) -> JSONResponse:
+        c = container(request)
+        async with management_scope(request, READ) as (_, tenant, _caller):
+            return JSONResponse(
+                phone_factor.phone_settings_json(tenant, c.settings.code_ttl_seconds)
+            )
+
+    @router.put(_path.replace("selected-provider", "settings"))
+    async def set_phone_settings(request: Request) -> JSONResponse:
+        c = container(request)
+        async with management_scope(request, UPDATE) as (uow, tenant, caller):
+            body = await read_object(request)
+            phone_factor.set_phone_settings(tenant, body)
+            shown = phone_factor.phone_settings_json(tenant, c.settings.code_ttl_seconds)
+            await _tenant_update(request, uow, tenant, caller, {"phone_settings": shown})
+            return JSONResponse(shown)

@@ -49,7 +49,11 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=512), nullable=False),
         sa.Column("secrets", sa.Text(), nullable=True),
         sa.Column("secret_names", sa.JSON(), nullable=False),
-        sa.Column("deployed", sa.Boolean(), nullable=False),
+        sa.Column("deployed_code", sa.String(length=512), nullable=True),
+        sa.Column("deployed_secrets", sa.Text(), nullable=True),
+        sa.Column("deployed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("all_changes_deployed", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
