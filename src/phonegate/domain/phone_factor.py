@@ -232,6 +232,12 @@ def set_templates(tenant: Tenant, body: Mapping[str, Any]) -> dict[str, Any]:
         )
     enrollment, verification = body.get("enrollment_message"), body.get("verification_message")
     analysis = phone_templates.check_guardian(tenant, enrollment, verification)
-    tenant.settings.enrollment_message = str(enrollment)
-    tenant.settings.verification_message = str(verification)
+    # Auth0's defaults, sent back as GET showed them, mean "no custom text": keep serving the
+    # built-in text in each user's language instead of English to everyone.
+    tenant.settings.enrollment_message = (
+        None if enrollment == DEFAULT_TEMPLATES["enrollment"] else str(enrollment)
+    )
+    tenant.settings.verification_message = (
+        None if verification == DEFAULT_TEMPLATES["verification"] else str(verification)
+    )
     return analysis

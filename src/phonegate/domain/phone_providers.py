@@ -187,7 +187,13 @@ def _allowed(catalog: ProviderCatalog, name: str) -> tuple[frozenset[str], froze
 
 
 def provider_names(catalog: ProviderCatalog) -> list[str]:
+    """Names the tenant phone provider may have: Auth0's two, then phonegate's vendors."""
     return [*BRANDING_NAMES, *sorted(catalog.kinds() - {"twilio", "twilio_verify", "action"})]
+
+
+def fallback_names(catalog: ProviderCatalog) -> list[str]:
+    """Names a fallback provider may have: any vendor module (operator code is primary-only)."""
+    return ["twilio", *sorted(catalog.kinds() - {"twilio", "action"})]
 
 
 def apply_body(
@@ -202,9 +208,10 @@ def apply_body(
     """Apply a create or PATCH body to a row (configuration and credentials are merged
     key by key, so a PATCH need not resend a secret) and validate the result."""
     name = body.get("name", row.name)
-    if not isinstance(name, str) or name not in provider_names(catalog):
+    names = fallback_names(catalog) if row.role == "fallback" else provider_names(catalog)
+    if not isinstance(name, str) or name not in names:
         raise InvalidRequest(
-            f"Payload validation error: 'name' must be one of {', '.join(provider_names(catalog))}.",
+            f"Payload validation error: 'name' must be one of {', '.join(names)}.",
             error_code="invalid_body",
         )
     if name != row.name and not creating:

@@ -31,7 +31,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-async def _sapi(
+async def sapi(
     request: Request, uow: UnitOfWork, tenant: Tenant, caller: Caller, description: str
 ) -> None:
     await uow.events.add(
@@ -122,7 +122,7 @@ async def create_provider(request: Request) -> JSONResponse:
                 "The tenant already has a phone provider; update or delete it.",
                 error_code="phone_provider_exists",
             )
-        await _sapi(request, uow, tenant, caller, "Create a phone provider")
+        await sapi(request, uow, tenant, caller, "Create a phone provider")
         return JSONResponse(provider_json(request, tenant, row), status_code=201)
 
 
@@ -142,7 +142,7 @@ async def update_provider(request: Request, provider_id: str) -> JSONResponse:
         phone_providers.apply_body(c.registry, c.keys, row, body, c.clock.now(), creating=False)
         _check_message_types(tenant, row)
         await uow.phone_providers.update(row)
-        await _sapi(request, uow, tenant, caller, "Update the phone provider")
+        await sapi(request, uow, tenant, caller, "Update the phone provider")
         return JSONResponse(provider_json(request, tenant, row))
 
 
@@ -164,11 +164,11 @@ async def delete_provider(request: Request, provider_id: str) -> Response:
     async with management_scope(request, "delete:phone_providers") as (uow, tenant, caller):
         await _branding(uow, tenant, provider_id)
         await uow.phone_providers.delete(tenant.id, provider_id)
-        await _sapi(request, uow, tenant, caller, "Delete the phone provider")
+        await sapi(request, uow, tenant, caller, "Delete the phone provider")
     return Response(status_code=204)
 
 
-def _try_target(body: dict[str, Any]) -> tuple[str, Channel]:
+def try_target(body: dict[str, Any]) -> tuple[str, Channel]:
     to = body.get("to")
     if isinstance(to, str) and to and not to.startswith(("+", "00")):
         to = "+" + to  # Auth0's examples send the number without its "+"
@@ -181,7 +181,7 @@ def _try_target(body: dict[str, Any]) -> tuple[str, Channel]:
     return number.e164, phone_providers.DELIVERY_METHODS[method]
 
 
-def _try_answer(result: TryResult, extra: dict[str, Any] | None = None) -> JSONResponse:
+def try_answer(result: TryResult, extra: dict[str, Any] | None = None) -> JSONResponse:
     if result.ok:
         return JSONResponse(
             {"code": 202, "message": TRY_ACCEPTED, "provider": result.json(), **(extra or {})},
@@ -207,10 +207,10 @@ async def try_provider(request: Request, provider_id: str) -> JSONResponse:
     ):
         row = await _branding(uow, tenant, provider_id)
         body = await read_object(request)
-        recipient, channel = _try_target(body)
+        recipient, channel = try_target(body)
         step = await _provider_step(uow, tenant, row)
         text = phone_templates.test_text(tenant, channel)
-        await _sapi(request, uow, tenant, caller, "Send a test message through the phone provider")
+        await sapi(request, uow, tenant, caller, "Send a test message through the phone provider")
     # The provider is called outside the transaction: its latency must not hold a lock.
     result = await send_test(
         c.chain,
@@ -221,7 +221,7 @@ async def try_provider(request: Request, provider_id: str) -> JSONResponse:
         text=text,
         locale="en",
     )
-    return _try_answer(result)
+    return try_answer(result)
 
 
 async def _provider_step(uow: UnitOfWork, tenant: Tenant, row: PhoneProvider) -> Step:
@@ -299,7 +299,7 @@ async def create_template(request: Request) -> JSONResponse:
                 f"A {row.type} template already exists; update it instead.",
                 error_code="phone_template_exists",
             )
-        await _sapi(request, uow, tenant, caller, "Create a phone template")
+        await sapi(request, uow, tenant, caller, "Create a phone template")
         return JSONResponse(
             {**template_json(tenant, row.type, row), "analysis": analysis}, status_code=201
         )
@@ -322,7 +322,7 @@ async def update_template(request: Request, template_id: str) -> JSONResponse:
             raise InvalidRequest("A template's type cannot change.", error_code="invalid_body")
         analysis = phone_templates.apply_body(tenant, row, body, c.clock.now())
         await uow.phone_templates.update(row)
-        await _sapi(request, uow, tenant, caller, "Update a phone template")
+        await sapi(request, uow, tenant, caller, "Update a phone template")
         return JSONResponse({**template_json(tenant, row.type, row), "analysis": analysis})
 
 
@@ -334,7 +334,7 @@ async def reset_template(request: Request, template_id: str) -> JSONResponse:
         await read_object(request)  # any body is accepted, but it must be well formed
         phone_templates.reset(row, c.clock.now())
         await uow.phone_templates.update(row)
-        await _sapi(request, uow, tenant, caller, "Reset a phone template")
+        await sapi(request, uow, tenant, caller, "Reset a phone template")
         return JSONResponse(template_json(tenant, row.type, row))
 
 
@@ -343,7 +343,7 @@ async def delete_template(request: Request, template_id: str) -> Response:
     async with management_scope(request, "delete:phone_templates") as (uow, tenant, caller):
         await _template(uow, tenant, template_id)
         await uow.phone_templates.delete(tenant.id, template_id)
-        await _sapi(request, uow, tenant, caller, "Delete a phone template")
+        await sapi(request, uow, tenant, caller, "Delete a phone template")
     return Response(status_code=204)
 
 
@@ -360,7 +360,7 @@ async def try_template(request: Request, template_id: str) -> JSONResponse:
     ):
         row = await _template(uow, tenant, template_id)
         body = await read_object(request)
-        recipient, channel = _try_target(body)
+        recipient, channel = try_target(body)
         composed = phone_templates.compose(
             row.type,
             channel,
@@ -375,7 +375,7 @@ async def try_template(request: Request, template_id: str) -> JSONResponse:
                 f"The test message cannot be sent: {planned.problem}.",
                 error_code="error_sending_sms",
             )
-        await _sapi(request, uow, tenant, caller, "Send a test message with a phone template")
+        await sapi(request, uow, tenant, caller, "Send a test message with a phone template")
     result = await send_test(
         c.chain,
         planned.steps[0],
@@ -388,4 +388,4 @@ async def try_template(request: Request, template_id: str) -> JSONResponse:
     extra: dict[str, Any] = {"locale": composed.locale, "source": composed.source}
     if channel == "sms":
         extra["analysis"] = phone_templates.sms_analysis(composed.text)
-    return _try_answer(result, extra)
+    return try_answer(result, extra)
