@@ -1,4 +1,4 @@
-"""The ``phonegate`` command: serve, migrate, bootstrap, outbox."""
+"""The ``phonegate`` command: serve, migrate, bootstrap, outbox, api."""
 
 from __future__ import annotations
 
@@ -154,6 +154,59 @@ def outbox(
             f"{m['created_at']}  {m['channel']:<5} {m['recipient']:<16} code={m['code']}  {m['text']}"
         )
     typer.echo(f"{pending} message(s) waiting in the outbox")
+
+
+@app.command()
+def api(
+    method: Annotated[str, typer.Argument(help="GET, POST, PUT, PATCH or DELETE.")],
+    path: Annotated[
+        str,
+        typer.Argument(help="A Management API path, e.g. /guardian/factors/phone/message-types."),
+    ],
+    body: Annotated[
+        str | None,
+        typer.Argument(
+            help="The JSON body; '-' reads it from standard input, '@file' from a file."
+        ),
+    ] = None,
+) -> None:
+    """Call the Management API in-process (no server, no token needed): the CLI equivalent
+    of every setting. Example:
+
+        phonegate api PUT /guardian/factors/phone/message-types '{"message_types": ["sms", "voice"]}'
+    """
+    import sys
+    from pathlib import Path
+
+    from phonegate.cli_api import call
+    from phonegate.container import Container
+
+    settings = Settings()
+    payload: object = None
+    if body is not None:
+        raw = (
+            sys.stdin.read()
+            if body == "-"
+            else (Path(body[1:]).read_text(encoding="utf-8") if body.startswith("@") else body)
+        )
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise typer.BadParameter(f"the body is not JSON: {exc}") from None
+
+    async def _run() -> tuple[int, str]:
+        async with Container(settings) as c:
+            response = await call(c, method, path, payload)
+            return response.status_code, response.text
+
+    status, text = asyncio.run(_run())
+    try:
+        typer.echo(json.dumps(json.loads(text), indent=2, ensure_ascii=False))
+    except ValueError:
+        if text:
+            typer.echo(text)
+    if status >= 400:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
