@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from phonegate.clock import Clock, SystemClock
 from phonegate.delivery.chain import ChainBuilder
 from phonegate.delivery.dispatcher import Dispatcher
+from phonegate.delivery.hosted import HostedChecks
 from phonegate.domain.deps import DomainDeps, Policy
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import PhonegateError
@@ -71,6 +72,7 @@ class Container:
                 code_max_attempts=settings.code_max_attempts,
                 mfa_token_ttl_seconds=settings.mfa_token_ttl_seconds,
             ),
+            hosted=HostedChecks(self.chain),
         )
         self.dispatcher = Dispatcher(
             self.unit_of_work,

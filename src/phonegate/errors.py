@@ -127,3 +127,10 @@ class PayloadTooLarge(PhonegateError):
 class UnsupportedMediaType(PhonegateError):
     status = 415
     error = "invalid_request"
+
+
+class ProviderUnavailable(PhonegateError):
+    """The vendor that owns a code (hosted verification) could not be asked right now."""
+
+    status = 503
+    error = "temporarily_unavailable"

@@ -175,9 +175,8 @@ def _apply_secrets(
     action.secret_names = times
 
 
-async def _check_unique_name(uow: UnitOfWork, tenant_id: str, name: str) -> None:
-    if any(a.name == name for a in await uow.actions.list(tenant_id)):
-        raise Conflict(f"An action named {name} already exists.", error_code="action_conflict")
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"An action named {name} already exists.", error_code="action_conflict")
 
 
 # -- the lifecycle ---------------------------------------------------------------------
@@ -198,7 +197,6 @@ async def create(
     deploy_now = body.get("deploy", False)
     if not isinstance(deploy_now, bool):
         raise _invalid("'deploy' must be a boolean.")
-    await _check_unique_name(uow, tenant_id, name)
     now = deps.clock.now()
     action = Action(
         id=str(uuid.uuid4()),
@@ -215,7 +213,7 @@ async def create(
     if deploy_now:
         _deploy(action, now)
     if not await uow.actions.add(action):
-        raise Conflict(f"An action named {name} already exists.", error_code="action_conflict")
+        raise _name_taken(name)
     return action
 
 
@@ -229,7 +227,8 @@ async def update(
         raise _invalid("an action's trigger cannot be changed: create another action.")
     _check_runtime_and_dependencies(body)
     if "name" in body and _name(body["name"]) != action.name:
-        await _check_unique_name(uow, tenant_id, body["name"])
+        if await list_actions(uow, tenant_id, name=body["name"]):
+            raise _name_taken(body["name"])
         action.name = body["name"]
     if "code" in body:
         action.code = _code(deps, body["code"], action.trigger)
@@ -260,7 +259,7 @@ async def deploy(uow: UnitOfWork, tenant_id: str, action_id: str, now: datetime)
 
 async def delete(
     uow: UnitOfWork, tenant: Tenant, action_id: str, *, force: bool, now: datetime
-) -> Action:
+) -> None:
     """Delete an action; a bound one only with ``force``, which also unbinds it."""
     action = await get(uow, tenant.id, action_id)
     bindings = tenant.settings.action_bindings
@@ -276,7 +275,6 @@ async def delete(
             del bindings[trigger]
         await tenants.save(uow, tenant, now)
     await uow.actions.delete(tenant.id, action.id)
-    return action
 
 
 def draft_config(keys: KeyRing, action: Action) -> dict[str, Any]:
@@ -288,7 +286,7 @@ def draft_config(keys: KeyRing, action: Action) -> dict[str, Any]:
     }
 
 
-def test_event(body: Mapping[str, Any]) -> dict[str, Any] | None:
+def event_for_test_run(body: Mapping[str, Any]) -> dict[str, Any] | None:
     """The event a test run is given; None (absent or empty) runs the sample event."""
     _only(body, frozenset({"payload"}))
     payload = body.get("payload")

@@ -36,6 +36,7 @@ from phonegate.errors import (
     InvalidGrant,
     InvalidRequest,
     PhonegateError,
+    ProviderUnavailable,
 )
 from phonegate.phone import mask
 from phonegate.tokens import MfaTransaction, open_mfa_token
@@ -87,12 +88,12 @@ async def check_deliverable(
     ctx: RequestContext,
     app: Application,
     user: User,
-) -> None:
+) -> delivery_plan.Plan:
     """Refuse up front what the tenant's delivery chain cannot carry, and log it as a failed
     send (and, when an operator must act, as an admin event) — never a silent drop."""
     planned = await delivery_plan.plan(uow, deps.catalog, tenant, channel)
     if planned.steps:
-        return
+        return planned
     reason = planned.problem or f"no provider can send {channel} messages"
     now = deps.clock.now()
     await uow.events.add(
@@ -132,15 +133,25 @@ async def issue(
     channel: Channel,
     kind: ChallengeKind,
     ctx: RequestContext,
+    planned: delivery_plan.Plan,
     *,
     recovery_code_id: str | None = None,
 ) -> Issued:
+    """A new challenge and its message in the outbox. When the first provider of the chain
+    owns the code (hosted verification), phonegate makes none: the challenge remembers which
+    provider will check it, and the message asks the vendor to send its own."""
     now = deps.clock.now()
     ttl = tenant.settings.otp_ttl_seconds or deps.policy.code_ttl_seconds
     expires = now + timedelta(seconds=ttl)
     challenge_id = ids.prefixed("ch")
+    first = planned.steps[0] if planned.steps else None
+    hosted_by = first.row.id if first is not None and first.hosted and first.row else None
     code = otp.new_code(tenant.settings.otp_length)
-    hashed = otp.hash_code(deps.keys, code, challenge_id)
+    hashed = (
+        otp.HashedSecret("", HOSTED_PREFIX + hosted_by)
+        if hosted_by
+        else otp.hash_code(deps.keys, code, challenge_id)
+    )
     oob_code = ids.random_token(32)
     challenge = Challenge(
         id=challenge_id,
@@ -164,6 +175,7 @@ async def issue(
     composed = await compose_for_user(
         uow, tenant, app, user, message_type, channel, code, ctx, phone_number=auth.phone_number
     )
+    sent_code: str | None = None if hosted_by else code
     await uow.outbox.add(
         new_message(
             deps.keys,
@@ -171,8 +183,8 @@ async def issue(
             channel=channel,
             recipient=auth.phone_number,
             payload=Payload(
-                text=composed.text,
-                code=code,
+                text="" if hosted_by else composed.text,
+                code=sent_code,
                 locale=composed.locale,
                 kind="enrollment" if kind == "enrollment" else "verification",
                 sender=composed.sender,
@@ -236,6 +248,33 @@ async def compose_for_user(
     )
 
 
+HOSTED_PREFIX = "hosted:"
+
+
+async def _code_matches(
+    uow: UnitOfWork,
+    deps: DomainDeps,
+    tenant: Tenant,
+    challenge: Challenge,
+    auth: PhoneAuthenticator,
+    candidate: str,
+) -> bool:
+    """Compare locally in constant time, or ask the vendor that owns the code."""
+    if not challenge.key_id.startswith(HOSTED_PREFIX):
+        stored = otp.HashedSecret(challenge.code_hash, challenge.key_id)
+        return otp.check_code(deps.keys, candidate, challenge.id, stored)
+    row = await uow.phone_providers.get(tenant.id, challenge.key_id.removeprefix(HOSTED_PREFIX))
+    if row is None or deps.hosted is None:
+        raise ProviderUnavailable(
+            "The provider that sent this code is no longer configured. Request a new code."
+        )
+    if not candidate.isdigit():
+        return False  # never forward garbage to the vendor
+    sent = [m for m in await uow.outbox.for_challenge(challenge.id) if m.provider_message_id]
+    verification_id = sent[-1].provider_message_id if sent else None
+    return await deps.hosted.check(row, auth.phone_number, candidate, verification_id)
+
+
 def parse_authenticator_id(raw: object) -> tuple[str, str]:
     if not isinstance(raw, str) or "|" not in raw or len(raw) > 100:
         raise InvalidRequest("Invalid authenticator_id.")
@@ -285,8 +324,10 @@ async def start_challenge(
         channel = "voice" if wanted == "voice" else ("sms" if wanted == "sms" else auth.channel)
     if channel != auth.channel and channel not in tenant.settings.message_types:
         raise InvalidRequest(f"The {channel} message type is not enabled for this tenant.")
-    await check_deliverable(uow, deps, tenant, channel, ctx, app, user)
-    issued = await issue(uow, deps, tenant, app, user, auth, channel, "authentication", ctx)
+    planned = await check_deliverable(uow, deps, tenant, channel, ctx, app, user)
+    issued = await issue(
+        uow, deps, tenant, app, user, auth, channel, "authentication", ctx, planned
+    )
     await uow.events.add(
         new_event(
             tenant.id,
@@ -338,8 +379,7 @@ async def verify_oob(
             "Too many failed codes for this oob_code. Request a new code.",
             error_code="too_many_attempts",
         )
-    stored = otp.HashedSecret(challenge.code_hash, challenge.key_id)
-    if not otp.check_code(deps.keys, binding_code.strip()[:32], challenge.id, stored):
+    if not await _code_matches(uow, deps, tenant, challenge, auth, binding_code.strip()[:32]):
         await uow.events.add(
             new_event(
                 tenant.id,

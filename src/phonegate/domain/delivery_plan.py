@@ -33,6 +33,11 @@ class Step:
     def builtin(self) -> bool:
         return self.row is None and self.action is None
 
+    @property
+    def hosted(self) -> bool:
+        """The vendor makes and checks the code; phonegate stores none."""
+        return self.row is not None and spec_for(self.row, {}).hosted
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phonegate.clock import Clock
-from phonegate.domain.ports import PasswordHasher, ProviderCatalog
+from phonegate.domain.ports import HostedCheck, PasswordHasher, ProviderCatalog
 from phonegate.keys import KeyRing
 
 
@@ -23,3 +23,4 @@ class DomainDeps:
     catalog: ProviderCatalog
     passwords: PasswordHasher
     policy: Policy
+    hosted: HostedCheck | None = None

@@ -80,7 +80,7 @@ async def associate(
             error="access_denied",
             error_code="already_enrolled",
         )
-    await challenges.check_deliverable(uow, deps, tenant, channel, ctx, app, user)
+    planned = await challenges.check_deliverable(uow, deps, tenant, channel, ctx, app, user)
     now = deps.clock.now()
     # A new association replaces any that was never confirmed.
     await uow.authenticators.delete_unconfirmed(tenant.id, user.user_id)
@@ -115,6 +115,7 @@ async def associate(
         channel,
         "enrollment",
         ctx,
+        planned,
         recovery_code_id=recovery[0] if recovery else None,
     )
     await uow.events.add(

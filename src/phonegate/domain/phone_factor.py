@@ -23,7 +23,7 @@ from phonegate.keys import KeyRing
 # Auth0's names for the Guardian provider choice, plus phonegate's development inbox.
 GUARDIAN_PROVIDERS = ("auth0", "sandbox", "twilio", "phone-message-hook")
 TWILIO_FIELDS = ("sid", "auth_token", "from", "messaging_service_sid")
-TWILIO_EXTRA_FIELDS = ("base_url", "verify_service_sid", "verify_base_url")
+TWILIO_EXTRA_FIELDS = ("base_url", "verify_service_sid", "verify_base_url", "verify_mode")
 OTP_LENGTHS = range(4, 11)
 OTP_TTL_SECONDS = range(60, 3601)
 

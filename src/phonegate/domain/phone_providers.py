@@ -34,6 +34,7 @@ _TWILIO_BRANDING = {
     "base_url": "base_url",
     "verify_service_sid": "service_sid",
     "verify_base_url": "verify_base_url",
+    "verify_mode": "mode",
 }
 _TWILIO_GUARDIAN = {
     "sid": "sid",
@@ -42,6 +43,7 @@ _TWILIO_GUARDIAN = {
     "base_url": "base_url",
     "verify_service_sid": "service_sid",
     "verify_base_url": "verify_base_url",
+    "verify_mode": "mode",
 }
 TWILIO_SECRETS = frozenset({"auth_token"})
 
@@ -68,6 +70,11 @@ class ProviderSpec:
     values: dict[str, Any]
     channels: frozenset[str]
 
+    @property
+    def hosted(self) -> bool:
+        """The vendor makes and checks the code itself (Twilio Verify's own check)."""
+        return self.kind == "twilio_verify" and self.values.get("mode") == "hosted"
+
 
 def twilio_spec(
     fields: Mapping[str, Any], secrets: Mapping[str, str], mapping: Mapping[str, str]
@@ -79,6 +86,8 @@ def twilio_spec(
         values["service_sid"] = mapped["service_sid"]
         if "verify_base_url" in mapped:
             values["base_url"] = mapped["verify_base_url"]
+        if "mode" in mapped:
+            values["mode"] = mapped["mode"]
         return ProviderSpec("twilio_verify", values, frozenset({"sms", "voice"}))
     for key in ("from", "messaging_service_sid", "base_url"):
         if key in mapped:

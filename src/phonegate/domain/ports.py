@@ -117,6 +117,7 @@ class OutboxRepo(Protocol):
         self, tenant_id: str, limit: int = 50, recipient: str | None = None
     ) -> list[OutboxMessage]: ...
     async def request_feedback(self, challenge_id: str) -> None: ...
+    async def for_challenge(self, challenge_id: str) -> list[OutboxMessage]: ...
     async def feedback_due(self, limit: int) -> list[OutboxMessage]: ...
     async def set_feedback(self, message_id: str, status: str) -> None: ...
 
@@ -249,6 +250,17 @@ class ProviderCatalog(Protocol):
     def check(self, kind: str, values: Mapping[str, Any]) -> frozenset[str]:
         """Validate a configuration (raises ValueError saying what is wrong); returns the
         channels a provider so configured can carry."""
+        ...
+
+
+class HostedCheck(Protocol):
+    """Asks the vendor that owns a code whether the user typed it (Twilio Verify's check)."""
+
+    async def check(
+        self, row: PhoneProvider, recipient: str, code: str, verification_id: str | None
+    ) -> bool:
+        """True when the vendor approves; False for a wrong, expired or used code. Raises
+        ``phonegate.errors.ProviderUnavailable`` when the vendor cannot answer."""
         ...
 
 

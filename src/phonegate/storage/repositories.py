@@ -536,6 +536,13 @@ class SqlOutboxRepo(_Repo):
             .values(feedback_status="due")
         )
 
+    async def for_challenge(self, challenge_id: str) -> list[OutboxMessage]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.challenge_id == challenge_id).order_by(c.created_at)
+        )
+        return [_row_to(OutboxMessage, r) for r in rows]
+
     async def feedback_due(self, limit: int) -> list[OutboxMessage]:
         c = self.table.c
         rows = await self.conn.execute(
