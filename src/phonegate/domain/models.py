@@ -30,6 +30,10 @@ class TenantSettings:
     # means the server's default lifetime.
     otp_length: int = 6
     otp_ttl_seconds: int | None = None
+    # Abuse limits and destination-country rules; missing keys take the defaults.
+    limits: dict[str, Any] = field(default_factory=dict)
+    # Spike alerts: [{"type": "gd_send_voice", "threshold": 100, "window_seconds": 3600}].
+    alert_rules: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -83,6 +83,8 @@ class SqlTenantRepo(_Repo):
             action_bindings=dict(m["action_bindings"] or {}),
             otp_length=m["otp_length"],
             otp_ttl_seconds=m["otp_ttl_seconds"],
+            limits=dict(m["limits"] or {}),
+            alert_rules=list(m["alert_rules"] or []),
         )
         return Tenant(
             id=m["id"],

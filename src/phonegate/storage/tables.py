@@ -41,6 +41,10 @@ tenant_settings = sa.Table(
     sa.Column("action_bindings", sa.JSON, nullable=False, server_default="{}"),
     sa.Column("otp_length", sa.Integer, nullable=False, server_default="6"),
     sa.Column("otp_ttl_seconds", sa.Integer),
+    # Abuse limits and country rules (domain/ratelimits.py); {} means the defaults.
+    sa.Column("limits", sa.JSON, nullable=False, server_default="{}"),
+    # Spike alerts on log event types (logstream/alerts.py).
+    sa.Column("alert_rules", sa.JSON, nullable=False, server_default="[]"),
     # Lifetime count of messages sent by the capped ``auth0`` evaluation provider.
     sa.Column("evaluation_messages_sent", sa.Integer, nullable=False, default=0),
     sa.Column("updated_at", TS, nullable=False),
@@ -278,6 +282,8 @@ log_events = sa.Table(
     sa.Column("connection", sa.String(128)),
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index("ix_log_events_tenant_date", "tenant_id", "date"),
+    sa.Index("ix_log_events_tenant_type_date", "tenant_id", "type", "date"),
+    sa.Index("ix_log_events_tenant_user", "tenant_id", "user_id"),
 )
 
 # Small encrypted values kept per tenant (demo credentials now; provider credentials and
@@ -288,5 +294,45 @@ stored_secrets = sa.Table(
     sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+
+# Token buckets for rate limits when Redis is not configured (storage/counters.py). A key
+# names its tenant and subject, e.g. "ten_x:user:auth0|abc:send".
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),  # epoch seconds
+)
+
+# Temporary blocks (an IP after a burst of sends), until an epoch second.
+rate_blocks = sa.Table(
+    "rate_blocks",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+)
+
+log_streams = sa.Table(
+    "log_streams",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # active | paused | suspended
+    sa.Column("sink", sa.JSON, nullable=False),  # non-secret sink settings
+    sa.Column("secrets", sa.Text),  # sealed JSON: authorization header value, signing secret
+    sa.Column("filters", sa.JSON, nullable=False),
+    # The last log_id delivered: events after it go next, in log_id order.
+    sa.Column("cursor", sa.String(64), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", TS),
+    sa.Column("claimed_until", TS),
+    sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )
