@@ -33,6 +33,8 @@ from phonegate.domain.models import (
     User,
 )
 from phonegate.storage import tables as t
+from phonegate.storage.log_search import SqlLogSearch
+from phonegate.storage.log_streams import SqlLogStreamRepo
 
 T = TypeVar("T")
 
@@ -879,3 +881,5 @@ class SqlUnitOfWork:
         self.phone_providers = SqlPhoneProviderRepo(conn)
         self.phone_templates = SqlPhoneTemplateRepo(conn)
         self.actions = SqlActionRepo(conn)
+        self.log_search = SqlLogSearch(conn)
+        self.log_streams = SqlLogStreamRepo(conn)

@@ -13,9 +13,18 @@ from fastapi.responses import JSONResponse
 from phonegate import __version__
 from phonegate.container import Container
 from phonegate.errors import PhonegateError
-from phonegate.web import callbacks, errors
+from phonegate.web import callbacks, errors, metrics
 from phonegate.web.auth0 import mfa, token, userinfo, wellknown
-from phonegate.web.management import actions, branding, guardian, phone, sandbox, users
+from phonegate.web.management import (
+    actions,
+    branding,
+    guardian,
+    log_streams,
+    logs,
+    phone,
+    sandbox,
+    users,
+)
 
 access_log = logging.getLogger("phonegate.access")
 
@@ -49,7 +58,10 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         phone.router,
         actions.router,
         sandbox.router,
+        logs.router,
+        log_streams.router,
         callbacks.router,
+        metrics.router,
     ):
         app.include_router(router)
 
