@@ -15,7 +15,7 @@ from phonegate.delivery.chain import ChainBuilder
 from phonegate.delivery.dispatcher import Dispatcher
 from phonegate.delivery.hosted import HostedChecks
 from phonegate.domain.deps import DomainDeps, Policy
-from phonegate.domain.ports import UnitOfWork
+from phonegate.domain.ports import Counters, UnitOfWork
 from phonegate.errors import PhonegateError
 from phonegate.keys import KeyRing, load_or_create_keyfile, parse_keys
 from phonegate.outbound import outbound_client
@@ -24,6 +24,7 @@ from phonegate.providers.registry import ProviderRegistry
 from phonegate.settings import Settings
 from phonegate.storage.db import create_engine
 from phonegate.storage.inbox import SqlInbox
+from phonegate.storage.redis_counters import RedisCounters
 from phonegate.storage.repositories import SqlUnitOfWork
 from phonegate.tokens import (
     SigningKey,
@@ -73,6 +74,7 @@ class Container:
                 mfa_token_ttl_seconds=settings.mfa_token_ttl_seconds,
             ),
             hosted=HostedChecks(self.chain),
+            counters=self._shared_counters(settings),
         )
         self.dispatcher = Dispatcher(
             self.unit_of_work,
@@ -87,6 +89,16 @@ class Container:
         self._signing_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._background: asyncio.Task[None] | None = None
+
+    def _shared_counters(self, settings: Settings) -> Counters | None:
+        """Redis counters when configured (several processes), else the database's."""
+        self._redis: Any = None
+        if not settings.redis_url:
+            return None
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(settings.redis_url)
+        return RedisCounters(self._redis)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
@@ -188,6 +200,8 @@ class Container:
                 await asyncio.wait_for(self._background, timeout=5)
             self._background = None
         await self.http.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Container:

@@ -107,8 +107,11 @@ class Conflict(PhonegateError):
 
 
 class TooManyRequests(PhonegateError):
+    """A rate limit refused the request; ``limit`` names which one (for events, metrics)."""
+
     status = 429
     error = "too_many_attempts"
+    limit: str = "unknown"
 
 
 class DeliveryUnavailable(PhonegateError):

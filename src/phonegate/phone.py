@@ -17,11 +17,18 @@ from phonegate.errors import InvalidPhoneNumber
 _ALLOWED = re.compile(r"\+?[0-9 .()\-]*")
 
 
+# Number types that cost the sender and pay the receiver: the targets of SMS pumping.
+_PREMIUM_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     e164: str
     region: str | None
     country_code: int
+    premium: bool = False
 
     @property
     def masked(self) -> str:
@@ -59,7 +66,12 @@ def parse(raw: object) -> PhoneNumber:
         raise InvalidPhoneNumber("The phone number is not a valid number for its country.")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     region = phonenumbers.region_code_for_number(number)
-    return PhoneNumber(e164=e164, region=region, country_code=int(number.country_code or 0))
+    return PhoneNumber(
+        e164=e164,
+        region=region,
+        country_code=int(number.country_code or 0),
+        premium=phonenumbers.number_type(number) in _PREMIUM_TYPES,
+    )
 
 
 def mask(e164: str) -> str:

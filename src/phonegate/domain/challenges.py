@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from phonegate import ids, otp
-from phonegate.domain import delivery_plan, messages, phone_templates
+from phonegate import ids, otp, phone
+from phonegate.domain import delivery_plan, messages, phone_templates, ratelimits
 from phonegate.domain.deps import DomainDeps
 from phonegate.domain.events import new_event
 from phonegate.domain.models import (
@@ -37,6 +37,7 @@ from phonegate.errors import (
     InvalidRequest,
     PhonegateError,
     ProviderUnavailable,
+    TooManyRequests,
 )
 from phonegate.phone import mask
 from phonegate.tokens import MfaTransaction, open_mfa_token
@@ -121,6 +122,54 @@ async def check_deliverable(
             )
         )
     raise DeliveryUnavailable(f"The code cannot be sent: {reason}.")
+
+
+async def admit_send(
+    uow: UnitOfWork,
+    deps: DomainDeps,
+    tenant: Tenant,
+    app: Application,
+    user: User,
+    channel: Channel,
+    number: phone.PhoneNumber,
+    ctx: RequestContext,
+) -> None:
+    """The abuse checks of one send, before anything is queued: destination rules first
+    (no provider is ever asked to reach a refused country or a premium number), then every
+    rate limit (domain/ratelimits.py). A refusal is logged and raised."""
+    now = deps.clock.now()
+    who: dict[str, str | None] = {
+        "client_id": app.client_id,
+        "client_name": app.name,
+        "user_id": user.user_id,
+        "user_name": user.email,
+    }
+    destination = ratelimits.Destination(
+        number.e164, number.region, number.country_code, number.premium
+    )
+    reason = ratelimits.check_destination(tenant, channel, destination)
+    refused: PhonegateError | None = None
+    if reason is not None:
+        refused = InvalidRequest(
+            f"The code cannot be sent: {reason}.", error_code="destination_not_allowed"
+        )
+    else:
+        try:
+            await ratelimits.reserve_send(
+                uow,
+                deps.counters,
+                tenant,
+                user_id=user.user_id,
+                channel=channel,
+                number=destination,
+                ctx=ctx,
+                now=now,
+            )
+        except TooManyRequests as exc:
+            refused = exc
+    if refused is not None:
+        await ratelimits.log_send_refusal(uow, tenant, refused, channel, ctx, now, **who)
+        raise refused
 
 
 async def issue(
@@ -325,6 +374,7 @@ async def start_challenge(
     if channel != auth.channel and channel not in tenant.settings.message_types:
         raise InvalidRequest(f"The {channel} message type is not enabled for this tenant.")
     planned = await check_deliverable(uow, deps, tenant, channel, ctx, app, user)
+    await admit_send(uow, deps, tenant, app, user, channel, phone.parse(auth.phone_number), ctx)
     issued = await issue(
         uow, deps, tenant, app, user, auth, channel, "authentication", ctx, planned
     )
@@ -379,7 +429,27 @@ async def verify_oob(
             "Too many failed codes for this oob_code. Request a new code.",
             error_code="too_many_attempts",
         )
-    if not await _code_matches(uow, deps, tenant, challenge, auth, binding_code.strip()[:32]):
+    try:
+        budget = await ratelimits.reserve_wrong_code(uow, deps.counters, tenant, user.user_id, now)
+    except TooManyRequests as exc:
+        await uow.events.add(
+            new_event(
+                tenant.id,
+                "gd_otp_rate_limit_exceed",
+                now,
+                ctx,
+                description=exc.description,
+                client_id=app.client_id,
+                client_name=app.name,
+                user_id=user.user_id,
+                user_name=user.email,
+                details=details,
+            )
+        )
+        raise
+    if await _code_matches(uow, deps, tenant, challenge, auth, binding_code.strip()[:32]):
+        await budget.release()  # a right code costs nothing from the wrong-code budget
+    else:
         await uow.events.add(
             new_event(
                 tenant.id,

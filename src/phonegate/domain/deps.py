@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phonegate.clock import Clock
-from phonegate.domain.ports import HostedCheck, PasswordHasher, ProviderCatalog
+from phonegate.domain.ports import Counters, HostedCheck, PasswordHasher, ProviderCatalog
 from phonegate.keys import KeyRing
 
 
@@ -24,3 +24,6 @@ class DomainDeps:
     passwords: PasswordHasher
     policy: Policy
     hosted: HostedCheck | None = None
+    # Shared counters (Redis) when several processes run; None: the database's, in the
+    # request's own transaction.
+    counters: Counters | None = None

@@ -81,6 +81,7 @@ async def associate(
             error_code="already_enrolled",
         )
     planned = await challenges.check_deliverable(uow, deps, tenant, channel, ctx, app, user)
+    await challenges.admit_send(uow, deps, tenant, app, user, channel, number, ctx)
     now = deps.clock.now()
     # A new association replaces any that was never confirmed.
     await uow.authenticators.delete_unconfirmed(tenant.id, user.user_id)

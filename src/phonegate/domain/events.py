@@ -36,7 +36,12 @@ CATALOGUE: dict[str, str] = {
     "gd_unenroll": "Authenticator removed",
     "gd_tenant_update": "Guardian tenant settings updated",
     "sapi": "Management API write operation",
+    "gd_otp_rate_limit_exceed": "Too many failed codes",
+    "limit_phone": "Too many phone messages",
+    "limit_mu": "An IP address was blocked for sending too many requests",
     # phonegate's own: an operator must act on the delivery set-up.
+    "pg_budget_warning": "The tenant's daily message budget is nearly spent",
+    "pg_budget_exceeded": "The tenant's daily message budget is spent",
     "pg_provider_misconfigured": "A phone provider is misconfigured; messages cannot be sent",
     "ss": "User created",
     "du": "User deleted",

@@ -37,6 +37,8 @@ MANAGEMENT_SCOPES = (
     "delete:actions",
     "read:phone_messages",
     "read:logs",
+    "read:attack_protection",
+    "update:attack_protection",
 )
 
 

@@ -8,6 +8,7 @@ writes that report whether they won, which is how single use holds under concurr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -222,6 +223,8 @@ class UnitOfWork(Protocol):
     def phone_templates(self) -> PhoneTemplateRepo: ...
     @property
     def actions(self) -> ActionRepo: ...
+    @property
+    def counters(self) -> Counters: ...
 
 
 class ProviderCatalog(Protocol):
@@ -251,6 +254,37 @@ class ProviderCatalog(Protocol):
         """Validate a configuration (raises ValueError saying what is wrong); returns the
         channels a provider so configured can carry."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The answer of a token bucket: whether the request may go, and for the rate-limit
+    headers how many tokens are left and when the next one arrives."""
+
+    allowed: bool
+    remaining: int
+    retry_after: float  # seconds until a token is available (0 when allowed)
+
+
+class Counters(Protocol):
+    """Token buckets and blocks that hold across processes (SQL rows in the caller's
+    transaction, or Redis with atomic scripts). ``now`` is epoch seconds."""
+
+    async def take(
+        self, key: str, *, capacity: int, per_second: float, now: float, cost: int = 1
+    ) -> Taken:
+        """Take ``cost`` tokens if the bucket has them, atomically."""
+        ...
+
+    async def give_back(
+        self, key: str, *, capacity: int, per_second: float, now: float, amount: int = 1
+    ) -> None:
+        """Return tokens taken for a request that did not go ahead after all."""
+        ...
+
+    async def block(self, key: str, *, until: float, now: float) -> None: ...
+
+    async def blocked_until(self, key: str, *, now: float) -> float | None: ...
 
 
 class HostedCheck(Protocol):

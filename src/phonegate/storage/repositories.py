@@ -33,6 +33,7 @@ from phonegate.domain.models import (
     User,
 )
 from phonegate.storage import tables as t
+from phonegate.storage.counters import SqlCounters
 from phonegate.storage.log_search import SqlLogSearch
 from phonegate.storage.log_streams import SqlLogStreamRepo
 
@@ -881,5 +882,6 @@ class SqlUnitOfWork:
         self.phone_providers = SqlPhoneProviderRepo(conn)
         self.phone_templates = SqlPhoneTemplateRepo(conn)
         self.actions = SqlActionRepo(conn)
+        self.counters = SqlCounters(conn)
         self.log_search = SqlLogSearch(conn)
         self.log_streams = SqlLogStreamRepo(conn)

@@ -17,6 +17,7 @@ from phonegate.web import callbacks, errors, metrics
 from phonegate.web.auth0 import mfa, token, userinfo, wellknown
 from phonegate.web.management import (
     actions,
+    attack_protection,
     branding,
     guardian,
     log_streams,
@@ -57,6 +58,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         branding.router,
         phone.router,
         actions.router,
+        attack_protection.router,
         sandbox.router,
         logs.router,
         log_streams.router,

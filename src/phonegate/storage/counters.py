@@ -1,0 +1,77 @@
+"""Token buckets in the database, for when Redis is not configured.
+
+One statement per take: an ``INSERT … ON CONFLICT DO UPDATE … WHERE <enough tokens>``
+that refills the bucket by the time elapsed and takes the cost, or changes nothing. The row
+lock it takes (PostgreSQL) or the single writer (SQLite) makes it atomic across processes,
+and it runs in the request's transaction, so a request that rolls back takes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from phonegate.domain.ports import Taken
+from phonegate.storage import tables as t
+
+
+def _least(a: sa.ColumnElement[float], b: float) -> sa.ColumnElement[float]:
+    return sa.case((a < b, a), else_=b)
+
+
+class SqlCounters:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self._insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+    async def take(
+        self, key: str, *, capacity: int, per_second: float, now: float, cost: int = 1
+    ) -> Taken:
+        b = t.rate_buckets
+        refilled = _least(b.c.tokens + (now - b.c.updated_at) * per_second, float(capacity))
+        insert = self._insert(b).values(key=key, tokens=float(capacity - cost), updated_at=now)
+        statement = insert.on_conflict_do_update(
+            index_elements=[b.c.key],
+            set_={"tokens": refilled - cost, "updated_at": now},
+            where=refilled >= cost,
+        ).returning(b.c.tokens)
+        if cost > capacity:
+            return Taken(False, 0, math.inf)
+        row = (await self.conn.execute(statement)).first()
+        if row is not None:
+            return Taken(True, int(row.tokens), 0.0)
+        current = (
+            await self.conn.execute(sa.select(b.c.tokens, b.c.updated_at).where(b.c.key == key))
+        ).one()
+        tokens = min(capacity, current.tokens + (now - current.updated_at) * per_second)
+        wait = (cost - tokens) / per_second if per_second > 0 else math.inf
+        return Taken(False, int(tokens), max(wait, 0.0))
+
+    async def give_back(
+        self, key: str, *, capacity: int, per_second: float, now: float, amount: int = 1
+    ) -> None:
+        b = t.rate_buckets
+        refilled = _least(b.c.tokens + (now - b.c.updated_at) * per_second, float(capacity))
+        await self.conn.execute(
+            b.update()
+            .where(b.c.key == key)
+            .values(tokens=_least(refilled + amount, float(capacity)), updated_at=now)
+        )
+
+    async def block(self, key: str, *, until: float, now: float) -> None:
+        r = t.rate_blocks
+        statement = self._insert(r).values(key=key, until=until)
+        await self.conn.execute(
+            statement.on_conflict_do_update(index_elements=[r.c.key], set_={"until": until})
+        )
+
+    async def blocked_until(self, key: str, *, now: float) -> float | None:
+        r = t.rate_blocks
+        until = (
+            await self.conn.execute(sa.select(r.c.until).where(r.c.key == key))
+        ).scalar_one_or_none()
+        return until if until is not None and until > now else None

@@ -1,0 +1,50 @@
+"""Management API: phonegate's abuse limits for phone messages.
+
+Auth0 has ``/attack-protection/*`` for its own protections; phonegate adds ``phone-limits``
+beside them: every limit of ``domain/ratelimits.py`` and the destination-country rules,
+per tenant. GET shows the effective values (defaults included); PATCH changes the fields it
+names.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from phonegate.domain import ratelimits, tenants
+from phonegate.domain.events import new_event
+from phonegate.web.management.auth import management_scope
+from phonegate.web.requests import container, read_object, request_context
+
+router = APIRouter(prefix="/api/v2/attack-protection")
+
+
+@router.get("/phone-limits")
+async def get_limits(request: Request) -> JSONResponse:
+    async with management_scope(request, "read:attack_protection") as (_, tenant, _caller):
+        return JSONResponse(ratelimits.effective(tenant))
+
+
+@router.patch("/phone-limits")
+async def set_limits(request: Request) -> JSONResponse:
+    c = container(request)
+    async with management_scope(request, "update:attack_protection") as (uow, tenant, caller):
+        body = await read_object(request)
+        shown = ratelimits.update(tenant, body)
+        now = c.clock.now()
+        await tenants.save(uow, tenant, now)
+        await uow.events.add(
+            new_event(
+                tenant.id,
+                "sapi",
+                now,
+                request_context(request),
+                description="Update the phone limits",
+                client_id=caller.client_id,
+                details={
+                    "request": {"method": "PATCH", "path": request.url.path},
+                    "fields": sorted(body),
+                },
+            )
+        )
+        return JSONResponse(shown)
