@@ -27,8 +27,18 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port to listen on (default PHONEGATE_PORT or 8080).")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port. Use PostgreSQL (and Redis for the rate "
+            "limits' speed) with more than one.",
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP server with the in-process outbox dispatcher."""
+    """Run the HTTP server. Unless PHONEGATE_BACKGROUND_IN_SERVER=false (when `phonegate
+    worker` runs them), each process also runs the outbox dispatcher and the log shipper."""
     import uvicorn
 
     from phonegate.container import Container
@@ -39,21 +49,59 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
+    _configure_logging(settings)
+    options: dict[str, object] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "loop": "uvloop",
+        "access_log": False,  # phonegate.access logs requests without query strings
+        "http": "httptools",
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    if workers > 1:
+        # Worker processes read the environment themselves: pass the overrides on.
+        import os
+
+        os.environ["PHONEGATE_HOST"] = settings.host
+        os.environ["PHONEGATE_PORT"] = str(settings.port)
+        uvicorn.run("phonegate.web.app:make_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        return
+    application = create_app(Container(settings), background=settings.background_in_server)
+    uvicorn.run(application, **options)  # type: ignore[arg-type]
+
+
+def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s"
     )
-    application = create_app(Container(settings))
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        loop="uvloop",
-        access_log=False,  # phonegate.access logs requests without query strings
-        http="httptools",
-        proxy_headers=False,
-        server_header=False,
-    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the background work without the HTTP server: the outbox dispatcher (delivery,
+    retries, failover, provider feedback) and the log shipper. Run one or more beside
+    `phonegate serve` with PHONEGATE_BACKGROUND_IN_SERVER=false; claims are leased, so
+    several workers never send the same message at once. Stops cleanly on SIGTERM/SIGINT."""
+    import signal
+
+    from phonegate.container import Container
+
+    settings = Settings()
+    _configure_logging(settings)
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with Container(settings) as c:
+            await c.start_background()
+            logging.getLogger("phonegate").info("worker running")
+            await stop.wait()
+
+    asyncio.run(_run())
 
 
 @app.command()

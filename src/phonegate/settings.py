@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     # reach the metadata service or the database port.
     outbound_allow_private: bool = False
     log_level: str = "info"
+    # Tenant log events older than this are purged (by the worker or the server's loop).
+    log_retention_days: int = Field(default=30, ge=1, le=3650)
+    # /metrics: off entirely, or protected by a bearer token when one is set.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    # Whether `phonegate serve` runs the outbox dispatcher and the log shipper in its own
+    # processes; false when `phonegate worker` runs them separately.
+    background_in_server: bool = True
 
     @property
     def resolved_database_url(self) -> str:

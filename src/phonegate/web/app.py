@@ -99,3 +99,12 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         return response
 
     return app
+
+
+def make_app() -> FastAPI:
+    """The application factory for ``uvicorn --factory`` (``phonegate serve --workers N``):
+    each worker process builds its own container from the environment."""
+    from phonegate.settings import Settings
+
+    settings = Settings()
+    return create_app(Container(settings), background=settings.background_in_server)

@@ -63,7 +63,10 @@ async def _access_token_user(
 
 
 def _deliver_after_commit(request: Request, background: BackgroundTasks) -> None:
-    background.add_task(container(request).dispatcher.run_once)
+    # Right after the response, unless separate `phonegate worker` processes deliver.
+    c = container(request)
+    if c.settings.background_in_server:
+        background.add_task(c.dispatcher.run_once)
 
 
 @router.post("/associate")
