@@ -5,7 +5,6 @@ a plain HTTP status with a short ``text/plain`` reason."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from xml.etree import ElementTree
@@ -14,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, basic_credentials
 
 USERNAME = "ops@example.com"
 PASSWORD = "fake esendex password"
@@ -69,19 +68,11 @@ class EsendexFake(FakeServer):
         reasons = {429: "Too Many Requests", 500: "Internal Server Error"}
         return _reason(status, reasons.get(status, "Service Unavailable"))
 
-    def _authorized(self, request: Request) -> bool:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        try:
-            credentials = base64.b64decode(encoded).decode()
-        except ValueError:
-            return False
-        return scheme == "Basic" and credentials == f"{self.username}:{self.password}"
-
     async def dispatch(self, request: Request) -> Response:
-        if (forced := await self.misbehave(request)) is not None:
+        entry, forced = await self.accept(request)
+        if forced is not None:
             return forced
-        entry = await self.record(request)
-        if not self._authorized(request):
+        if basic_credentials(entry.headers) != (self.username, self.password):
             return Response(
                 "Unauthorized",
                 status_code=401,

@@ -138,8 +138,7 @@ class InfobipFake(FakeServer):
         return [Route("/sms/2/text/advanced", self._send, methods=["POST"])]
 
     async def _send(self, request: Request) -> Response:
-        entry = await self.record(request)
-        forced = await self.misbehave(request)
+        entry, forced = await self.accept(request)
         if forced is not None:
             return forced
         if entry.headers.get("authorization") != f"App {self.api_key}":

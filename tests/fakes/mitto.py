@@ -88,10 +88,10 @@ class MittoFake(FakeServer):
         return _answer(1, "Internal error", status=status)
 
     async def send_sms(self, request: Request) -> Response:
-        if (forced := await self.misbehave(request)) is not None:
+        entry, forced = await self.accept(request)
+        if forced is not None:
             return forced
-        entry = await self.record(request)
-        if request.headers.get("x-mitto-api-key") != self.api_key:
+        if entry.headers.get("x-mitto-api-key") != self.api_key:
             return PlainTextResponse("Unauthorized", status_code=401)
         try:
             body = json.loads(entry.body)

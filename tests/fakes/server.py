@@ -2,9 +2,9 @@
 process, that a test can make slow, failing or refusing.
 
 Each vendor fake subclasses :class:`FakeServer`, builds its Starlette routes in ``routes()``,
-and calls ``await self.misbehave(request)`` first in each handler: that applies what the test
-asked for (a delay, an error status for the next N requests, a hang past the client's
-timeout). Fakes record what they received in ``self.received`` (one :class:`Received` each).
+and calls ``await self.accept(request)`` first in each handler: that records the request in
+``self.received`` (one :class:`Received` each), then applies what the test asked for (a
+delay, an error status for the next N requests, a hang past the client's timeout).
 
     with TwilioFake(...) as fake:           # starts, picks a free port
         fake.fail_next(503, times=1)       # next request answers 503
@@ -16,12 +16,15 @@ timeout). Fakes record what they received in ``self.received`` (one :class:`Rece
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
@@ -38,6 +41,11 @@ class Received:
     body: bytes
     form: dict[str, list[str]] = field(default_factory=dict)
     json: Any = None
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Each form field's first value."""
+        return {name: values[0] for name, values in self.form.items()}
 
 
 def free_port() -> int:
@@ -97,15 +105,17 @@ class FakeServer:
         )
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("application/x-www-form-urlencoded"):
-            from urllib.parse import parse_qs
-
             entry.form = parse_qs(body.decode(), keep_blank_values=True)
         elif "json" in ctype and body:
-            import json
-
             entry.json = json.loads(body)
         self.received.append(entry)
         return entry
+
+    async def accept(self, request: Request) -> tuple[Received, Response | None]:
+        """Record the request, then apply the test's instructions: a response returned with
+        it is the answer. Recording first keeps even a forced failure in ``received``."""
+        entry = await self.record(request)
+        return entry, await self.misbehave(request)
 
     async def misbehave(self, request: Request) -> Response | None:
         """Apply the test's instructions; a response returned here is the answer."""
@@ -165,3 +175,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` header value of HTTP Basic auth (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """The user and password of a well-formed HTTP Basic ``authorization`` header (headers
+    as :class:`Received` keeps them, lower-case), else None."""
+    scheme, _, encoded = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except ValueError:  # not base64, or not UTF-8
+        return None
+    return user, password

@@ -101,14 +101,13 @@ class SnsFake(FakeServer):
         return [Route("/", self._publish, methods=["POST"])]
 
     async def _publish(self, request: Request) -> Response:
-        entry = await self.record(request)
-        forced = await self.misbehave(request)
+        entry, forced = await self.accept(request)
         if forced is not None:
             return forced
         refusal = self._check_signature(request, entry)
         if refusal is not None:
             return refusal
-        phone = entry.form.get("PhoneNumber", [""])[0]
+        phone = entry.params.get("PhoneNumber", "")
         if phone in self.magic:
             return aws_error(400, "Sender", "InvalidParameter", self.magic[phone])
         forwarded = {

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, Received, basic_credentials
 
 CUSTOMER_ID = "FFFFFFFF-EEEE-DDDD-1234-AB1234567890"
 API_KEY = base64.b64encode(b"fake telesign api key for tests").decode()
@@ -84,13 +84,9 @@ class TelesignFake(FakeServer):
             return _answer(429, 3204, "Rate limit exceeded")
         return _answer(status, 3500, "System Unavailable")
 
-    def _auth_error(self, request: Request) -> Response | None:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        try:
-            customer_id, _, api_key = base64.b64decode(encoded).decode().partition(":")
-        except ValueError:
-            customer_id, api_key = "", ""
-        if scheme != "Basic" or customer_id != self.customer_id:
+    def _auth_error(self, entry: Received) -> Response | None:
+        customer_id, api_key = basic_credentials(entry.headers) or ("", "")
+        if customer_id != self.customer_id:
             error = {"code": -30000, "description": "Invalid Customer ID."}
         elif api_key != self.api_key:
             error = {"code": -30006, "description": "Invalid Signature."}
@@ -99,12 +95,12 @@ class TelesignFake(FakeServer):
         return _answer(401, 501, "Not authorized", errors=[error])
 
     async def send_message(self, request: Request) -> Response:
-        if (forced := await self.misbehave(request)) is not None:
+        entry, forced = await self.accept(request)
+        if forced is not None:
             return forced
-        entry = await self.record(request)
-        if (refusal := self._auth_error(request)) is not None:
+        if (refusal := self._auth_error(entry)) is not None:
             return refusal
-        form = {name: values[0] for name, values in entry.form.items()}
+        form = entry.params
         for name, code in _REQUIRED:
             if not form.get(name):
                 return _answer(400, code, f"Missing Required Parameter {name}")

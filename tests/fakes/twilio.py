@@ -6,45 +6,49 @@ at ``fake.url``. It checks HTTP Basic auth against the accounts and API keys it 
 answers in Twilio's success shapes and ``{code, message, more_info, status}`` errors, refuses
 Twilio's magic test numbers, keeps Verify's state machine, and POSTs signed status callbacks
 when a test asks (``send_status_callbacks``). What it "sent" is in ``messages``, ``calls``
-(with the spoken text) and ``verifications`` (with their codes).
+(with the spoken text) and ``verifications`` (with their codes), records that
+:mod:`tests.fakes.twilio_resources` defines and renders.
 
 Every request, and every successful response, is validated against Twilio's own OpenAPI files
-with openapi-core. Violations land in ``spec_errors``; such a request is answered 400 with the
-Twilio code for the problem when the fake knows it (missing ``To`` is 21604), else with 20400
-(Verify: 60200). Tests assert ``fake.spec_errors == []``.
+(:mod:`tests.fakes.twilio_spec`). Violations land in ``spec_errors``; such a request is
+answered 400 with the Twilio code for the problem when the fake knows it (missing ``To`` is
+21604), else with 20400 (Verify: 60200). Tests assert ``fake.spec_errors == []``.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import json
 import re
 import secrets
-import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from openapi_core import OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.server import FakeServer
-
-# The shared folder sits next to the project root (shared/README.md); never copied into it.
-SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs"
-API_HOST = "https://api.twilio.com"
-VERIFY_HOST = "https://verify.twilio.com"
+from tests.fakes.server import FakeServer, basic_credentials
+from tests.fakes.twilio_resources import (
+    PlacedCall,
+    SentMessage,
+    TwilioError,
+    Verification,
+    call_json,
+    check_json,
+    message_json,
+    new_sid,
+    parse_twiml,
+    verification_json,
+)
+from tests.fakes.twilio_spec import request_violations, response_violations
 
 # Identities tests can use; any others can be passed to the constructor.
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -58,7 +62,6 @@ POOL_SENDER = "+15017122661"
 VERIFICATION_LIFETIME = timedelta(minutes=10)
 MAX_SENDS = 5
 MAX_CHECKS = 5
-MAX_TWIML_CHARS = 4000
 MAX_BODY_CHARS = 1600
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
@@ -109,52 +112,20 @@ MAGIC_VERIFY_TO: dict[str, tuple[int, int, str, frozenset[str]]] = {
 FORCED_MESSAGES = {429: "Too many requests", 500: "Internal server error"}
 
 
-# -- the OpenAPI contract -------------------------------------------------------------------
-
-
-@functools.cache
-def spec(filename: str) -> OpenAPI:
-    # from_file_path chokes on the surrogate escapes in Twilio's JSON (§3.5); load once.
-    return OpenAPI.from_dict(json.loads((SPEC_DIR / filename).read_text()))
-
-
-def _spec_request(
-    method: str, path: str, headers: Mapping[str, str], body: bytes
-) -> tuple[OpenAPI, MockRequest]:
-    verify = path.startswith("/v2/")
-    api = spec("twilio_verify_v2.json" if verify else "twilio_api_v2010.json")
-    request = MockRequest(
-        VERIFY_HOST if verify else API_HOST,
-        method.lower(),
-        path,
-        headers=dict(headers),
-        data=body or None,
-        content_type=headers.get("content-type", "application/x-www-form-urlencoded"),
-    )
-    return api, request
-
-
-def _describe(error: Exception) -> str:
-    cause = f" ({error.__cause__})" if error.__cause__ is not None else ""
-    return f"{type(error).__name__}: {error}{cause}"
-
-
-def request_violations(
-    method: str, path: str, headers: Mapping[str, str], body: bytes
-) -> list[str]:
-    """What the spec finds wrong with a request (path, query, body, security)."""
-    api, request = _spec_request(method, path, headers, body)
-    return [f"{method} {path}: {_describe(e)}" for e in api.unmarshal_request(request).errors]
-
-
-def response_violations(
-    method: str, path: str, headers: Mapping[str, str], body: bytes, status: int, answer: bytes
-) -> list[str]:
-    """What the spec finds wrong with a response to that request."""
-    api, request = _spec_request(method, path, headers, body)
-    response = MockResponse(answer, status_code=status, content_type="application/json")
-    errors = api.unmarshal_response(request, response).errors
-    return [f"{method} {path} -> {status}: {_describe(e)}" for e in errors]
+# providers-wire.md §1.7, worked example 2: a delivered message's status callback, signed with
+# the Auth Token "test-auth-token".
+EXAMPLE_CALLBACK_URL = "https://otp.example.test/webhooks/twilio/status"
+EXAMPLE_CALLBACK_PARAMS = {
+    "AccountSid": "AC" + "a" * 32,
+    "ApiVersion": "2010-04-01",
+    "From": "+15017122661",
+    "MessageSid": "SM" + "a" * 32,
+    "MessageStatus": "delivered",
+    "SmsSid": "SM" + "a" * 32,
+    "SmsStatus": "delivered",
+    "To": "+15558675310",
+}
+EXAMPLE_CALLBACK_SIGNATURE = "WfmWDXiizvx3AvjSGbl7k27ZWHs="
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -163,85 +134,6 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
     payload = url + "".join(name + params[name] for name in sorted(params))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
-
-
-# -- what the fake holds --------------------------------------------------------------------
-
-
-class TwilioError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def response(self) -> JSONResponse:
-        body = {
-            "code": self.code,
-            "message": self.message,
-            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
-            "status": self.status,
-        }
-        headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if self.status == 401 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-@dataclass
-class SentMessage:
-    sid: str
-    account_sid: str
-    to: str
-    from_: str | None
-    messaging_service_sid: str | None
-    body: str
-    status: str
-    status_callback: str | None
-    validity_period: int | None
-    created: datetime
-
-
-@dataclass(frozen=True)
-class Say:
-    text: str
-    language: str | None
-    voice: str | None
-
-
-@dataclass
-class PlacedCall:
-    sid: str
-    account_sid: str
-    to: str
-    from_: str
-    twiml: str
-    says: list[Say]
-    pauses: int
-    status_callback: str | None
-    callback_events: list[str]
-    status: str
-    created: datetime
-
-    @property
-    def spoken(self) -> str:
-        return " ".join(say.text for say in self.says)
-
-
-@dataclass
-class Verification:
-    sid: str
-    service_sid: str
-    account_sid: str
-    to: str
-    channel: str
-    code: str
-    custom_code: bool
-    locale: str | None
-    created: datetime
-    updated: datetime
-    status: str = "pending"
-    checks: int = 0
-    # (time, channel, attempt sid) per send, as send_code_attempts reports them
-    sends: list[tuple[datetime, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -269,14 +161,6 @@ VERIFY_REQUIRED: Required = [
 ]
 CHECK_REQUIRED: Required = [("Code", 60200, "Invalid parameter: Code")]
 UPDATE_REQUIRED: Required = [("Status", 60200, "Invalid parameter: Status")]
-
-
-def _sid(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TwilioFake(FakeServer):
@@ -325,9 +209,8 @@ class TwilioFake(FakeServer):
     ) -> list[int]:
         """POST one signed status callback per status to the StatusCallback of message or call
         ``sid``, in order, as Twilio does; returns the receiver's HTTP statuses."""
-        item: SentMessage | PlacedCall = next(
-            m for m in [*self.messages, *self.calls] if m.sid == sid
-        )
+        sent: list[SentMessage | PlacedCall] = [*self.messages, *self.calls]
+        item = next(m for m in sent if m.sid == sid)
         if item.status_callback is None:
             raise ValueError(f"{sid} was sent without a StatusCallback")
         token = self.accounts[item.account_sid]
@@ -404,8 +287,7 @@ class TwilioFake(FakeServer):
         self, handler: Handler, required: Required = ()
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            entry = await self.record(request)
-            forced = await self.misbehave(request)
+            entry, forced = await self.accept(request)
             if forced is not None:
                 return forced
             violations = request_violations(entry.method, entry.path, entry.headers, entry.body)
@@ -436,12 +318,8 @@ class TwilioFake(FakeServer):
         return endpoint
 
     def _authenticate(self, headers: Mapping[str, str]) -> str:
-        scheme, _, encoded = headers.get("authorization", "").partition(" ")
-        try:
-            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            user = password = ""
-        if scheme.lower() == "basic" and user:
+        user, password = basic_credentials(headers) or ("", "")
+        if user:
             if user in self.accounts and hmac.compare_digest(self.accounts[user], password):
                 return user
             secret, account = self.api_keys.get(user, ("", ""))
@@ -469,7 +347,7 @@ class TwilioFake(FakeServer):
             raise TwilioError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         validity = c.get("ValidityPeriod")
         message = SentMessage(
-            sid=_sid("SM"),
+            sid=new_sid("SM"),
             account_sid=c.account,
             to=to,
             from_=sender,
@@ -481,12 +359,12 @@ class TwilioFake(FakeServer):
             created=self.now(),
         )
         self.messages.append(message)
-        return 201, _message_json(message)
+        return 201, message_json(message)
 
     def _fetch_message(self, c: _Context) -> tuple[int, dict[str, Any]]:
         for message in self.messages:
             if message.sid == c.params["sid"] and message.account_sid == c.account:
-                return 200, _message_json(message)
+                return 200, message_json(message)
         raise TwilioError(404, 20404, f"The requested resource {c.params['sid']} was not found")
 
     def _create_call(self, c: _Context) -> tuple[int, dict[str, Any]]:
@@ -502,7 +380,7 @@ class TwilioFake(FakeServer):
             raise TwilioError(400, 21217, f"Phone number {to} is not a valid phone number")
         says, pauses = parse_twiml(twiml)
         call = PlacedCall(
-            sid=_sid("CA"),
+            sid=new_sid("CA"),
             account_sid=c.account,
             to=to,
             from_=sender,
@@ -515,7 +393,7 @@ class TwilioFake(FakeServer):
             created=self.now(),
         )
         self.calls.append(call)
-        return 201, _call_json(call)
+        return 201, call_json(call)
 
     # -- Verify --------------------------------------------------------------------------
 
@@ -535,7 +413,7 @@ class TwilioFake(FakeServer):
         verification = self._pending(service, to)
         if verification is None:
             verification = Verification(
-                sid=_sid("VE"),
+                sid=new_sid("VE"),
                 service_sid=service,
                 account_sid=c.account,
                 to=to,
@@ -553,8 +431,8 @@ class TwilioFake(FakeServer):
             # Starting again while one is pending re-sends on the same verification.
             verification.channel, verification.updated = channel, now
             verification.code = custom or verification.code
-        verification.sends.append((now, channel, _sid("VL")))
-        return 201, _verification_json(verification)
+        verification.sends.append((now, channel, new_sid("VL")))
+        return 201, verification_json(verification)
 
     def _check_verification(self, c: _Context) -> tuple[int, dict[str, Any]]:
         service, target = c.params["service"], c.get("VerificationSid") or c.get("To")
@@ -575,7 +453,7 @@ class TwilioFake(FakeServer):
         verification.updated = self.now()
         if hmac.compare_digest(c.get("Code") or "", verification.code):
             verification.status = "approved"
-        return 200, _check_json(verification)
+        return 200, check_json(verification)
 
     def _update_verification(self, c: _Context) -> tuple[int, dict[str, Any]]:
         service, target = c.params["service"], c.params["sid"]
@@ -588,7 +466,7 @@ class TwilioFake(FakeServer):
             )
         verification.status = c.get("Status") or ""
         verification.updated = self.now()
-        return 200, _verification_json(verification)
+        return 200, verification_json(verification)
 
     def _find(self, service: str, sid_or_to: str) -> Verification | None:
         """The pending verification a check or update names, by VE sid or by To."""
@@ -615,7 +493,7 @@ class TwilioFake(FakeServer):
 
 
 def _refuse(magic: Mapping[str, tuple[int, str]], number: str | None) -> None:
-    if number in magic:
+    if number is not None and number in magic:
         code, message = magic[number]
         raise TwilioError(400, code, message.format(n=number))
 
@@ -628,138 +506,3 @@ def _check_callback(url: str | None) -> None:
         parts.scheme not in ("http", "https") or not parts.hostname or "_" in parts.hostname
     ):
         raise TwilioError(400, 21609, f"The StatusCallback URL {url} is not a valid URL")
-
-
-def parse_twiml(twiml: str) -> tuple[list[Say], int]:
-    """The ``<Say>`` verbs and the number of ``<Pause>`` verbs of inline TwiML, refusing what
-    Twilio would not run (the fake knows only the two verbs phonegate uses)."""
-    if len(twiml) > MAX_TWIML_CHARS:
-        raise TwilioError(400, 12100, f"Twiml is {len(twiml)} characters, over {MAX_TWIML_CHARS}")
-    try:
-        root = ET.fromstring(twiml)  # noqa: S314 - our own provider's output, on loopback
-    except ET.ParseError as error:
-        raise TwilioError(400, 12100, f"Document parse failure: {error}") from None
-    if root.tag != "Response":
-        raise TwilioError(400, 12100, "The root element must be <Response>")
-    says: list[Say] = []
-    pauses = 0
-    for verb in root:
-        if _is_say(verb):
-            says.append(Say(verb.text or "", verb.get("language"), verb.get("voice")))
-        elif _is_pause(verb):
-            pauses += 1
-        else:
-            raise TwilioError(400, 12100, f"Invalid TwiML verb <{verb.tag}>")
-    return says, pauses
-
-
-def _is_say(verb: ET.Element) -> bool:
-    # No nested verbs inside <Say>, and something to say.
-    attributes_ok = set(verb.attrib) <= {"language", "voice", "loop"}
-    return (
-        verb.tag == "Say" and attributes_ok and len(verb) == 0 and bool((verb.text or "").strip())
-    )
-
-
-def _is_pause(verb: ET.Element) -> bool:
-    length = verb.get("length", "1")
-    attributes_ok = set(verb.attrib) <= {"length"} and length.isdigit() and int(length) > 0
-    return (
-        verb.tag == "Pause" and attributes_ok and not (verb.text or "").strip() and len(verb) == 0
-    )
-
-
-def _message_json(message: SentMessage) -> dict[str, Any]:
-    uri = f"/2010-04-01/Accounts/{message.account_sid}/Messages/{message.sid}"
-    date = format_datetime(message.created)
-    segments = 1 if len(message.body) <= 160 else -(-len(message.body) // 153)
-    return {
-        "account_sid": message.account_sid,
-        "api_version": "2010-04-01",
-        "body": message.body,
-        "date_created": date,
-        "date_sent": None,
-        "date_updated": date,
-        "direction": "outbound-api",
-        "error_code": None,
-        "error_message": None,
-        "from": message.from_,
-        "messaging_service_sid": message.messaging_service_sid,
-        "num_media": "0",
-        "num_segments": str(segments),
-        "price": None,
-        "price_unit": "USD",
-        "sid": message.sid,
-        "status": message.status,
-        "subresource_uris": {"media": f"{uri}/Media.json"},
-        "to": message.to,
-        "uri": f"{uri}.json",
-    }
-
-
-def _call_json(call: PlacedCall) -> dict[str, Any]:
-    uri = f"/2010-04-01/Accounts/{call.account_sid}/Calls/{call.sid}"
-    date = format_datetime(call.created)
-    return {
-        "account_sid": call.account_sid,
-        "answered_by": None,
-        "api_version": "2010-04-01",
-        "caller_name": None,
-        "date_created": date,
-        "date_updated": date,
-        "direction": "outbound-api",
-        "duration": None,
-        "end_time": None,
-        "forwarded_from": None,
-        "from": call.from_,
-        "from_formatted": call.from_,
-        "group_sid": None,
-        "parent_call_sid": None,
-        "phone_number_sid": "PN" + call.sid[2:],
-        "price": None,
-        "price_unit": "USD",
-        "queue_time": "0",
-        "sid": call.sid,
-        "start_time": None,
-        "status": call.status,
-        "subresource_uris": {
-            name: f"{uri}/{name.capitalize()}.json"
-            for name in ("notifications", "recordings", "events")
-        },
-        "to": call.to,
-        "to_formatted": call.to,
-        "trunk_sid": None,
-        "uri": f"{uri}.json",
-    }
-
-
-def _verification_fields(v: Verification) -> dict[str, Any]:
-    return {
-        "sid": v.sid,
-        "service_sid": v.service_sid,
-        "account_sid": v.account_sid,
-        "to": v.to,
-        "channel": v.channel,
-        "status": v.status,
-        "valid": v.status == "approved",
-        "amount": None,
-        "payee": None,
-        "date_created": _iso(v.created),
-        "date_updated": _iso(v.updated),
-    }
-
-
-def _verification_json(v: Verification) -> dict[str, Any]:
-    return _verification_fields(v) | {
-        "lookup": {},
-        "send_code_attempts": [
-            {"time": _iso(time), "channel": channel, "attempt_sid": attempt}
-            for time, channel, attempt in v.sends
-        ],
-        "sna": None,
-        "url": f"{VERIFY_HOST}/v2/Services/{v.service_sid}/Verifications/{v.sid}",
-    }
-
-
-def _check_json(v: Verification) -> dict[str, Any]:
-    return _verification_fields(v) | {"sna_attempts_error_codes": []}

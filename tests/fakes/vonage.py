@@ -89,14 +89,11 @@ class VonageFake(FakeServer):
         return [Route("/sms/json", self._send, methods=["POST"])]
 
     async def _send(self, request: Request) -> Response:
-        entry = await self.record(request)
-        forced = await self.misbehave(request)
+        entry, forced = await self.accept(request)
         if forced is not None:
             return forced
         # Vonage takes the same parameters as a form or as JSON.
-        params: dict[str, Any] = (
-            {k: v[0] for k, v in entry.form.items()} if entry.form else dict(entry.json or {})
-        )
+        params: dict[str, Any] = entry.params if entry.form else dict(entry.json or {})
         for name, error_text in _REQUIRED.items():
             if not params.get(name):
                 return refusal("2", error_text)

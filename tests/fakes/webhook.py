@@ -44,8 +44,7 @@ class WebhookFake(FakeServer):
         return [Route(self.PATH, self.receive, methods=["POST"])]
 
     async def receive(self, request: Request) -> Response:
-        forced = await self.misbehave(request)
-        entry = await self.record(request)
+        entry, forced = await self.accept(request)
         if forced is not None:
             return forced
         if entry.headers.get("authorization") != self.authorization:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
 
@@ -11,14 +10,13 @@ import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from phonegate.outbound import outbound_client
 from phonegate.providers.base import (
+    ChannelName,
     Misconfigured,
     OutgoingMessage,
     ProviderError,
     Rejected,
     Retryable,
-    SendResult,
 )
 from phonegate.providers.esendex import EsendexConfig, EsendexProvider, voice_language
 from tests.fakes.esendex import (
@@ -28,26 +26,16 @@ from tests.fakes.esendex import (
     USERNAME,
     EsendexFake,
 )
+from tests.fakes.server import basic_auth
+from tests.providers.sending import TEXT, outgoing, send
 
 CHANNELS = ("sms", "voice")
-Send = Callable[[OutgoingMessage], Awaitable[SendResult]]
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[EsendexFake]:
     with EsendexFake() as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _fresh_fake(fake: EsendexFake) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
 
 
 def provider(fake: EsendexFake, http: httpx.AsyncClient, **overrides: Any) -> EsendexProvider:
@@ -60,21 +48,11 @@ def provider(fake: EsendexFake, http: httpx.AsyncClient, **overrides: Any) -> Es
     return EsendexProvider(EsendexConfig(**(fields | overrides)), http)
 
 
-def sender(esendex: EsendexProvider, channel: str) -> Send:
-    return esendex.send_sms if channel == "sms" else esendex.place_call
-
-
-def message(channel: Any, recipient: str = "+447700900123", **overrides: Any) -> OutgoingMessage:
-    text = "Your code is 482913" if channel == "sms" else "Your code is 4, 8, 2, 9, 1, 3."
-    fields: dict[str, Any] = {
-        "tenant_id": "tenant-1",
-        "recipient": recipient,
-        "channel": channel,
-        "text": text,
-        "code": "482913",
-        "message_id": "msg_0001",
-    }
-    return OutgoingMessage(**(fields | overrides))
+def message(
+    channel: ChannelName, recipient: str = "+447700900123", **overrides: Any
+) -> OutgoingMessage:
+    text = TEXT if channel == "sms" else "Your code is 4, 8, 2, 9, 1, 3."
+    return outgoing(recipient, channel, **({"text": text, "message_id": "msg_0001"} | overrides))
 
 
 def document(body: bytes) -> list[tuple[str, str | None, list[tuple[str, str | None]]]]:
@@ -94,8 +72,7 @@ async def test_sms_success_posts_the_xml_document_with_basic_auth(
     [request] = fake.received
     assert (request.method, request.path) == ("POST", "/v1.0/messagedispatcher")
     assert request.headers["content-type"] == "application/xml; charset=utf-8"
-    basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
-    assert request.headers["authorization"] == f"Basic {basic}"
+    assert request.headers["authorization"] == basic_auth(USERNAME, PASSWORD)
     assert request.body.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
     assert document(request.body) == [
         ("accountreference", ACCOUNT_REFERENCE, []),
@@ -175,16 +152,16 @@ def test_voice_language_follows_the_locale(locale: str, lang: str) -> None:
 
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_503_is_retryable_and_the_next_send_succeeds(
-    fake: EsendexFake, http: httpx.AsyncClient, channel: str
+    fake: EsendexFake, http: httpx.AsyncClient, channel: ChannelName
 ) -> None:
-    send = sender(provider(fake, http), channel)
+    esendex = provider(fake, http)
     fake.fail_next(503)
 
     with pytest.raises(Retryable) as caught:
-        await send(message(channel))
+        await send(esendex, message(channel))
     assert caught.value.code == "503"
 
-    result = await send(message(channel))
+    result = await send(esendex, message(channel))
     assert result.provider_message_id == fake.messages[0].id
 
 
@@ -200,10 +177,10 @@ async def test_429_is_retryable_after_the_vendors_delay(
 
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_an_invalid_number_is_rejected(
-    fake: EsendexFake, http: httpx.AsyncClient, channel: str
+    fake: EsendexFake, http: httpx.AsyncClient, channel: ChannelName
 ) -> None:
     with pytest.raises(Rejected) as caught:
-        await sender(provider(fake, http), channel)(message(channel, INVALID_NUMBER))
+        await send(provider(fake, http), message(channel, INVALID_NUMBER))
     assert caught.value.code == "400"
     assert "invalid recipient" in caught.value.message
     assert fake.messages == []
@@ -211,11 +188,11 @@ async def test_an_invalid_number_is_rejected(
 
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_bad_credentials_are_misconfigured(
-    fake: EsendexFake, http: httpx.AsyncClient, channel: str
+    fake: EsendexFake, http: httpx.AsyncClient, channel: ChannelName
 ) -> None:
     esendex = provider(fake, http, password="not the password")
     with pytest.raises(Misconfigured) as caught:
-        await sender(esendex, channel)(message(channel))
+        await send(esendex, message(channel))
     assert caught.value.code == "401"
 
 
@@ -229,12 +206,12 @@ async def test_an_unknown_account_reference_is_misconfigured(
 
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_a_hanging_vendor_times_out_as_retryable(
-    fake: EsendexFake, http: httpx.AsyncClient, channel: str
+    fake: EsendexFake, http: httpx.AsyncClient, channel: ChannelName
 ) -> None:
     fake.hang_next()
 
     with pytest.raises(Retryable) as caught:
-        await sender(provider(fake, http, timeout_seconds=0.3), channel)(message(channel))
+        await send(provider(fake, http, timeout_seconds=0.3), message(channel))
     assert caught.value.code == "timeout"
 
 
@@ -255,7 +232,7 @@ async def test_no_error_message_holds_a_credential(
     for error in errors:
         for secret in (PASSWORD, wrong_password):
             assert secret not in str(error)
-            assert base64.b64encode(f"{USERNAME}:{secret}".encode()).decode() not in str(error)
+            assert basic_auth(USERNAME, secret).removeprefix("Basic ") not in str(error)
 
 
 @pytest.mark.parametrize(

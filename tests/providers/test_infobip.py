@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
-from phonegate.outbound import outbound_client
 from phonegate.providers.base import (
     Misconfigured,
     OutgoingMessage,
@@ -19,6 +18,7 @@ from phonegate.providers.base import (
 )
 from phonegate.providers.infobip import InfobipConfig, InfobipProvider, parse_receipt
 from tests.fakes.infobip import INVALID_DESTINATION, NO_CREDIT_DESTINATION, InfobipFake
+from tests.providers.sending import outgoing
 
 KEY = "0123456789abcdef0123456789abcdef-01234567-89ab-cdef-0123-456789abcdef"
 TO = "+41793026727"
@@ -30,31 +30,13 @@ def fake() -> Iterator[InfobipFake]:
         yield server
 
 
-@pytest.fixture(autouse=True)
-def clean(fake: InfobipFake) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
-
-
 def provider(server: InfobipFake, http: httpx.AsyncClient, **overrides: Any) -> InfobipProvider:
     settings: dict[str, Any] = {"api_key": KEY, "base_url": server.url, **overrides}
     return InfobipProvider(InfobipConfig(**settings), http)
 
 
 def sms(recipient: str = TO, **extra: Any) -> OutgoingMessage:
-    return OutgoingMessage(
-        tenant_id="t1",
-        recipient=recipient,
-        channel="sms",
-        text="Your code is 482913",
-        code="482913",
-        **extra,
-    )
+    return outgoing(recipient, **extra)
 
 
 async def test_success_sends_the_infobip_json(fake: InfobipFake, http: httpx.AsyncClient) -> None:

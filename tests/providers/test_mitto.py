@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from phonegate.outbound import outbound_client
 from phonegate.providers.base import (
     Misconfigured,
     OutgoingMessage,
@@ -25,6 +24,7 @@ from tests.fakes.mitto import (
     REFUSED_SENDER,
     MittoFake,
 )
+from tests.providers.sending import outgoing
 
 WRONG_API_KEY = "not-the-mitto-api-key"
 
@@ -35,32 +35,13 @@ def fake() -> Iterator[MittoFake]:
         yield server
 
 
-@pytest.fixture(autouse=True)
-def _fresh_fake(fake: MittoFake) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
-
-
 def provider(fake: MittoFake, http: httpx.AsyncClient, **overrides: Any) -> MittoProvider:
     fields: dict[str, Any] = {"api_key": API_KEY, "from": "Acme", "base_url": fake.url}
     return MittoProvider(MittoConfig(**(fields | overrides)), http)
 
 
 def sms(recipient: str = "+41791234567", **overrides: Any) -> OutgoingMessage:
-    fields: dict[str, Any] = {
-        "tenant_id": "tenant-1",
-        "recipient": recipient,
-        "channel": "sms",
-        "text": "Your code is 482913",
-        "code": "482913",
-        "message_id": "msg_0001",
-    }
-    return OutgoingMessage(**(fields | overrides))
+    return outgoing(recipient, **({"message_id": "msg_0001"} | overrides))
 
 
 async def test_success_posts_the_json_with_the_api_key_header(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -11,17 +11,16 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from phonegate.outbound import outbound_client
 from phonegate.providers.base import Misconfigured, OutgoingMessage, Rejected, Retryable
 from phonegate.providers.sns import SnsConfig, SnsProvider
 from tests.fakes.sns import INVALID_NUMBER, SnsFake
+from tests.providers.sending import TEXT, outgoing
 
 REGION = "eu-west-1"
 KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 TOKEN = "FwoGZXIvYXdzEJr//////////wEaDFakeSessionToken=="
 TO = "+15558675310"
-TEXT = "Your code is 482913"
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +38,6 @@ def token_fake() -> Iterator[SnsFake]:
         yield server
 
 
-@pytest.fixture(autouse=True)
-def clean(fake: SnsFake) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
-
-
 def provider(server: SnsFake, http: httpx.AsyncClient, **overrides: Any) -> SnsProvider:
     settings: dict[str, Any] = {
         "region": REGION,
@@ -62,14 +50,12 @@ def provider(server: SnsFake, http: httpx.AsyncClient, **overrides: Any) -> SnsP
 
 
 def sms(recipient: str = TO, text: str = TEXT) -> OutgoingMessage:
-    return OutgoingMessage(
-        tenant_id="t1", recipient=recipient, channel="sms", text=text, code="482913"
-    )
+    return outgoing(recipient, text=text)
 
 
 def form(server: SnsFake) -> dict[str, str]:
     (entry,) = server.received
-    return {name: values[0] for name, values in entry.form.items()}
+    return entry.params
 
 
 async def test_publish_is_signed_and_reaches_moto(fake: SnsFake, http: httpx.AsyncClient) -> None:

@@ -6,14 +6,13 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from phonegate.outbound import outbound_client
 from phonegate.providers.base import (
     Misconfigured,
     OutgoingMessage,
@@ -29,6 +28,7 @@ from phonegate.providers.telesign import (
     parse_receipt,
     valid_signature,
 )
+from tests.fakes.server import basic_auth
 from tests.fakes.telesign import (
     API_KEY,
     CUSTOMER_ID,
@@ -36,6 +36,7 @@ from tests.fakes.telesign import (
     REFUSED_SENDER_ID,
     TelesignFake,
 )
+from tests.providers.sending import outgoing
 
 WRONG_API_KEY = base64.b64encode(b"not the key telesign knows").decode()
 
@@ -44,17 +45,6 @@ WRONG_API_KEY = base64.b64encode(b"not the key telesign knows").decode()
 def fake() -> Iterator[TelesignFake]:
     with TelesignFake() as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _fresh_fake(fake: TelesignFake) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
 
 
 def config(fake: TelesignFake, **overrides: Any) -> TelesignConfig:
@@ -67,15 +57,7 @@ def provider(fake: TelesignFake, http: httpx.AsyncClient, **overrides: Any) -> T
 
 
 def sms(recipient: str = "+14155550123", **overrides: Any) -> OutgoingMessage:
-    fields: dict[str, Any] = {
-        "tenant_id": "tenant-1",
-        "recipient": recipient,
-        "channel": "sms",
-        "text": "Your code is 482913",
-        "code": "482913",
-        "message_id": "msg_0001",
-    }
-    return OutgoingMessage(**(fields | overrides))
+    return outgoing(recipient, **({"message_id": "msg_0001"} | overrides))
 
 
 async def test_success_posts_the_form_with_basic_auth(
@@ -86,8 +68,7 @@ async def test_success_posts_the_form_with_basic_auth(
     [request] = fake.received
     assert (request.method, request.path) == ("POST", "/v1/messaging")
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-    basic = base64.b64encode(f"{CUSTOMER_ID}:{API_KEY}".encode()).decode()
-    assert request.headers["authorization"] == f"Basic {basic}"
+    assert request.headers["authorization"] == basic_auth(CUSTOMER_ID, API_KEY)
     assert request.form == {
         "phone_number": ["14155550123"],
         "message": ["Your code is 482913"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from phonegate.outbound import outbound_client
 from phonegate.providers.base import (
     ChannelName,
     Misconfigured,
@@ -37,20 +36,23 @@ from phonegate.providers.twilio import (
     voice_twiml,
 )
 from phonegate.providers.twilio_common import TwilioApi
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, basic_auth
 from tests.fakes.twilio import (
     ACCOUNT_SID,
     API_KEY_SECRET,
     API_KEY_SID,
     AUTH_TOKEN,
+    EXAMPLE_CALLBACK_PARAMS,
+    EXAMPLE_CALLBACK_SIGNATURE,
+    EXAMPLE_CALLBACK_URL,
     TwilioFake,
-    parse_twiml,
 )
+from tests.fakes.twilio_resources import parse_twiml
+from tests.providers.sending import CODE, outgoing, send
 
 SENDER = "+15017122661"
 SERVICE = "MG" + "ab" * 16
 TO = "+15558675310"
-CODE = "482913"
 SPOKEN = "4, 8, 2, 9, 1, 3"
 SMS_TEXT = f"{CODE} is your verification code for Acme"
 VOICE_TEXT = f"Your verification code for Acme is ... {SPOKEN}. I repeat, your code is ... {SPOKEN}"
@@ -75,7 +77,6 @@ def server() -> Iterator[TwilioFake]:
 
 @pytest.fixture
 def fake(server: TwilioFake) -> Iterator[TwilioFake]:
-    server.reset()
     yield server
     assert server.spec_errors == []
 
@@ -86,12 +87,6 @@ def receiver() -> Iterator[CallbackReceiver]:
         yield sink
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
-
-
 def provider(fake: TwilioFake, http: httpx.AsyncClient, **overrides: Any) -> TwilioProvider:
     settings = {"sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from": SENDER, "base_url": fake.url}
     return TwilioProvider(TwilioConfig.model_validate(settings | overrides), http)
@@ -99,19 +94,7 @@ def provider(fake: TwilioFake, http: httpx.AsyncClient, **overrides: Any) -> Twi
 
 def message(channel: ChannelName = "sms", to: str = TO, **extra: Any) -> OutgoingMessage:
     text = VOICE_TEXT if channel == "voice" else SMS_TEXT
-    return OutgoingMessage(
-        tenant_id="t1", recipient=to, channel=channel, text=text, code=CODE, **extra
-    )
-
-
-async def send(twilio: TwilioProvider, outgoing: OutgoingMessage) -> SendResult:
-    if outgoing.channel == "voice":
-        return await twilio.place_call(outgoing)
-    return await twilio.send_sms(outgoing)
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return outgoing(to, channel, text=text, **extra)
 
 
 def last_sid(fake: TwilioFake, channel: ChannelName) -> str:
@@ -122,13 +105,13 @@ def last_sid(fake: TwilioFake, channel: ChannelName) -> str:
 
 
 async def test_sms_sends_the_right_form(fake: TwilioFake, http: httpx.AsyncClient) -> None:
-    outgoing = message(callback_url="https://otp.example.test/cb", valid_for_seconds=300)
-    result = await provider(fake, http).send_sms(outgoing)
+    sms = message(callback_url="https://otp.example.test/cb", valid_for_seconds=300)
+    result = await provider(fake, http).send_sms(sms)
 
     (entry,) = fake.received
     assert entry.method == "POST"
     assert entry.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-    assert entry.headers["authorization"] == basic(ACCOUNT_SID, AUTH_TOKEN)
+    assert entry.headers["authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
     assert entry.headers["content-type"] == "application/x-www-form-urlencoded"
     assert entry.form == {
         "To": [TO],
@@ -143,12 +126,12 @@ async def test_sms_sends_the_right_form(fake: TwilioFake, http: httpx.AsyncClien
 
 
 async def test_voice_sends_inline_twiml(fake: TwilioFake, http: httpx.AsyncClient) -> None:
-    outgoing = message("voice", callback_url="https://otp.example.test/cb")
-    result = await provider(fake, http).place_call(outgoing)
+    voice = message("voice", callback_url="https://otp.example.test/cb")
+    result = await provider(fake, http).place_call(voice)
 
     (entry,) = fake.received
     assert entry.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
-    assert entry.headers["authorization"] == basic(ACCOUNT_SID, AUTH_TOKEN)
+    assert entry.headers["authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
     assert set(entry.form) == {
         "To",
         "From",
@@ -267,11 +250,11 @@ async def test_no_error_message_holds_a_credential(
         (provider(fake, http, **keyed), message("voice"), 500),
     ]
     errors: list[ProviderError] = []
-    for twilio, outgoing, failure in attempts:
+    for twilio, outgoing_message, failure in attempts:
         if failure:
             fake.fail_next(failure)
         with pytest.raises(ProviderError) as caught:
-            await send(twilio, outgoing)
+            await send(twilio, outgoing_message)
         errors.append(caught.value)
 
     assert len(errors) == 5
@@ -327,7 +310,7 @@ async def test_api_key_authenticates_for_the_account(
     result = await send(twilio, message(channel))
 
     (entry,) = fake.received
-    assert entry.headers["authorization"] == basic(API_KEY_SID, API_KEY_SECRET)
+    assert entry.headers["authorization"] == basic_auth(API_KEY_SID, API_KEY_SECRET)
     assert f"/Accounts/{ACCOUNT_SID}/" in entry.path
     assert result.provider_message_id == last_sid(fake, channel)
 
@@ -519,19 +502,12 @@ def test_signature_worked_example_1() -> None:
 
 
 def test_signature_worked_example_2() -> None:
-    account, sms = "AC" + "a" * 32, "SM" + "a" * 32
-    params = {
-        "AccountSid": account,
-        "ApiVersion": "2010-04-01",
-        "From": "+15017122661",
-        "MessageSid": sms,
-        "MessageStatus": "delivered",
-        "SmsSid": sms,
-        "SmsStatus": "delivered",
-        "To": "+15558675310",
-    }
-    url = "https://otp.example.test/webhooks/twilio/status"
-    assert valid_signature("test-auth-token", url, params, "WfmWDXiizvx3AvjSGbl7k27ZWHs=")
+    assert valid_signature(
+        "test-auth-token",
+        EXAMPLE_CALLBACK_URL,
+        EXAMPLE_CALLBACK_PARAMS,
+        EXAMPLE_CALLBACK_SIGNATURE,
+    )
 
 
 def test_signature_worked_example_3_json_body() -> None:
@@ -661,7 +637,7 @@ async def test_signed_callbacks_from_the_fake_become_receipts(
     assert answers == [204] * len(statuses)
     parsed = []
     for entry in receiver.received:
-        form = {name: values[0] for name, values in entry.form.items()}
+        form = entry.params
         assert valid_signature(AUTH_TOKEN, url, form, entry.headers["x-twilio-signature"])
         assert not valid_signature("other-token", url, form, entry.headers["x-twilio-signature"])
         parsed.append(parse_receipt(form))

@@ -16,11 +16,14 @@ from tests.fakes.twilio import (
     API_KEY_SECRET,
     API_KEY_SID,
     AUTH_TOKEN,
+    EXAMPLE_CALLBACK_PARAMS,
+    EXAMPLE_CALLBACK_SIGNATURE,
+    EXAMPLE_CALLBACK_URL,
     SERVICE_SID,
     TwilioFake,
-    response_violations,
     twilio_signature,
 )
+from tests.fakes.twilio_spec import response_violations
 
 OTHER_ACCOUNT = "AC" + "9" * 32
 OTHER_TOKEN = "other-account-token"
@@ -35,16 +38,10 @@ ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[TwilioFake]:
+def fake() -> Iterator[TwilioFake]:
     accounts = {ACCOUNT_SID: AUTH_TOKEN, OTHER_ACCOUNT: OTHER_TOKEN}
-    with TwilioFake(accounts, {API_KEY_SID: (API_KEY_SECRET, ACCOUNT_SID)}) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: TwilioFake) -> TwilioFake:
-    server.reset()
-    return server
+    with TwilioFake(accounts, {API_KEY_SID: (API_KEY_SECRET, ACCOUNT_SID)}) as server:
+        yield server
 
 
 @pytest.fixture
@@ -324,16 +321,5 @@ async def test_verify_checks_expire_and_run_out(
 
 
 def test_callback_signature_matches_worked_example_2() -> None:
-    sms = "SM" + "a" * 32
-    params = {
-        "AccountSid": "AC" + "a" * 32,
-        "ApiVersion": "2010-04-01",
-        "From": "+15017122661",
-        "MessageSid": sms,
-        "MessageStatus": "delivered",
-        "SmsSid": sms,
-        "SmsStatus": "delivered",
-        "To": "+15558675310",
-    }
-    url = "https://otp.example.test/webhooks/twilio/status"
-    assert twilio_signature("test-auth-token", url, params) == "WfmWDXiizvx3AvjSGbl7k27ZWHs="
+    signature = twilio_signature("test-auth-token", EXAMPLE_CALLBACK_URL, EXAMPLE_CALLBACK_PARAMS)
+    assert signature == EXAMPLE_CALLBACK_SIGNATURE

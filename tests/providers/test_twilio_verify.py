@@ -3,15 +3,13 @@ sends over sms and call, hosted start and check, and the Fraud Guard feedback.""
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
-from phonegate.outbound import outbound_client
 from phonegate.providers.base import (
     ChannelName,
     Misconfigured,
@@ -23,6 +21,7 @@ from phonegate.providers.base import (
 )
 from phonegate.providers.twilio_common import TwilioApi
 from phonegate.providers.twilio_verify import ERRORS, TwilioVerifyConfig, TwilioVerifyProvider
+from tests.fakes.server import basic_auth
 from tests.fakes.twilio import (
     ACCOUNT_SID,
     API_KEY_SECRET,
@@ -31,9 +30,9 @@ from tests.fakes.twilio import (
     SERVICE_SID,
     TwilioFake,
 )
+from tests.providers.sending import CODE, outgoing, send
 
 TO = "+15558675310"
-CODE = "482913"
 VERIFY_CHANNEL = {"sms": "sms", "voice": "call"}
 
 
@@ -45,15 +44,8 @@ def server() -> Iterator[TwilioFake]:
 
 @pytest.fixture
 def fake(server: TwilioFake) -> Iterator[TwilioFake]:
-    server.reset()
     yield server
     assert server.spec_errors == []
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
 
 
 def provider(fake: TwilioFake, http: httpx.AsyncClient, **overrides: Any) -> TwilioVerifyProvider:
@@ -73,19 +65,7 @@ def hosted(fake: TwilioFake, http: httpx.AsyncClient) -> TwilioVerifyProvider:
 def message(
     channel: ChannelName = "sms", to: str = TO, code: str | None = CODE, **extra: Any
 ) -> OutgoingMessage:
-    return OutgoingMessage(
-        tenant_id="t1", recipient=to, channel=channel, text="unused", code=code, **extra
-    )
-
-
-async def send(verify: TwilioVerifyProvider, outgoing: OutgoingMessage) -> SendResult:
-    if outgoing.channel == "voice":
-        return await verify.place_call(outgoing)
-    return await verify.send_sms(outgoing)
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return outgoing(to, channel, text="unused", code=code, **extra)
 
 
 VERIFICATIONS = f"/v2/Services/{SERVICE_SID}/Verifications"
@@ -102,7 +82,7 @@ async def test_custom_code_is_sent_through_verify(
 
     (entry,) = fake.received
     assert entry.method == "POST" and entry.path == VERIFICATIONS
-    assert entry.headers["authorization"] == basic(ACCOUNT_SID, AUTH_TOKEN)
+    assert entry.headers["authorization"] == basic_auth(ACCOUNT_SID, AUTH_TOKEN)
     assert entry.headers["content-type"] == "application/x-www-form-urlencoded"
     assert entry.form == {
         "To": [TO],
@@ -243,7 +223,7 @@ async def test_api_key_authenticates_for_the_account(
 ) -> None:
     verify = provider(fake, http, api_key_sid=API_KEY_SID, api_key_secret=API_KEY_SECRET)
     result = await verify.place_call(message("voice"))
-    assert fake.received[0].headers["authorization"] == basic(API_KEY_SID, API_KEY_SECRET)
+    assert fake.received[0].headers["authorization"] == basic_auth(API_KEY_SID, API_KEY_SECRET)
     assert fake.verifications[0].account_sid == ACCOUNT_SID
     assert result.provider_message_id == fake.verifications[0].sid
 

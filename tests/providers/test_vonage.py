@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
-from phonegate.outbound import outbound_client
+from phonegate.gsm7 import is_gsm7
 from phonegate.providers.base import (
     Misconfigured,
     OutgoingMessage,
@@ -17,13 +17,14 @@ from phonegate.providers.base import (
     Rejected,
     Retryable,
 )
-from phonegate.providers.vonage import VonageConfig, VonageProvider, is_gsm7, parse_receipt
+from phonegate.providers.vonage import VonageConfig, VonageProvider, parse_receipt
 from tests.fakes.vonage import (
     BARRED_NUMBER,
     NOT_WHITELISTED_NUMBER,
     THROTTLED_NUMBER,
     VonageFake,
 )
+from tests.providers.sending import TEXT, outgoing
 
 KEY = "a1b2c3d4"
 SECRET = "Sup3rS3cr3tValue"
@@ -34,17 +35,6 @@ TO = "+447700900123"
 def fake() -> Iterator[VonageFake]:
     with VonageFake(api_key=KEY, api_secret=SECRET) as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def clean(fake: VonageFake) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
 
 
 def provider(server: VonageFake, http: httpx.AsyncClient, **overrides: Any) -> VonageProvider:
@@ -58,10 +48,8 @@ def provider(server: VonageFake, http: httpx.AsyncClient, **overrides: Any) -> V
     return VonageProvider(VonageConfig(**settings), http)
 
 
-def sms(recipient: str = TO, text: str = "Your code is 482913", **extra: Any) -> OutgoingMessage:
-    return OutgoingMessage(
-        tenant_id="t1", recipient=recipient, channel="sms", text=text, code="482913", **extra
-    )
+def sms(recipient: str = TO, text: str = TEXT, **extra: Any) -> OutgoingMessage:
+    return outgoing(recipient, text=text, **extra)
 
 
 async def test_success_sends_the_vonage_form(fake: VonageFake, http: httpx.AsyncClient) -> None:
@@ -76,7 +64,7 @@ async def test_success_sends_the_vonage_form(fake: VonageFake, http: httpx.Async
     (entry,) = fake.received
     assert entry.path == "/sms/json"
     assert entry.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert {k: v[0] for k, v in entry.form.items()} == {
+    assert entry.params == {
         "api_key": KEY,
         "api_secret": SECRET,
         "from": "ACME",

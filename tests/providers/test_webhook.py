@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -51,17 +51,6 @@ MESSAGE = OutgoingMessage(
 def fake() -> Iterator[WebhookFake]:
     with WebhookFake(signing_secret=SIGNING_SECRET, authorization=AUTHORIZATION) as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake: WebhookFake) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(allow_private=True) as client:
-        yield client
 
 
 def provider(http: httpx.AsyncClient, url: str, **overrides: Any) -> WebhookProvider:

@@ -18,21 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Encoding = Literal["GSM-7", "UCS-2"]
+from phonegate.gsm7 import SEPTETS as _SEPTETS
 
-# TS 23.038 §6.2.1 in code order, less 0x1B (between Ξ and Æ): the escape to the extension table.
-_GSM_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ"
-    " !\"#¤%&'()*+,-./"
-    "0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNO"
-    "PQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmno"
-    "pqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION = "\f^{}\\[~]|€"
-_SEPTETS: dict[str, int] = {ch: 1 for ch in _GSM_BASIC} | {ch: 2 for ch in _GSM_EXTENSION}
+Encoding = Literal["GSM-7", "UCS-2"]
 
 # (units in a single message, units per segment of a concatenated one)
 _CAPACITY: dict[Encoding, tuple[int, int]] = {"GSM-7": (160, 153), "UCS-2": (70, 67)}

@@ -41,6 +41,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from phonegate.providers.base import (
+    MAX_ID_CHARS,
     ChannelName,
     Misconfigured,
     OutgoingMessage,
@@ -48,6 +49,7 @@ from phonegate.providers.base import (
     Rejected,
     Retryable,
     SendResult,
+    answered_id,
 )
 
 Trigger = Literal["send-phone-message", "custom-phone-provider"]
@@ -56,7 +58,6 @@ ActionFunction = Callable[[dict[str, Any], "ActionApi"], Any]
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_REASON_CHARS = 1024  # Auth0's bound on a drop/retry reason
-MAX_ID_CHARS = 128  # the outbox's provider_message_id column
 _MAX_RESULT_DEPTH = 20
 # An operator's sys.exit() must fail one message, not stop the dispatcher.
 _ACTION_FAILURES = (Exception, SystemExit)
@@ -343,12 +344,8 @@ class ActionProvider:
         return function  # type: ignore[no-any-return]
 
     def _message_id(self, returned: Any) -> str | None:
-        if isinstance(returned, Mapping):
-            found = returned.get("id") or returned.get("message_id")
-            returned = None if found is None else str(found)
-        if isinstance(returned, str) and returned:
-            return self.mask(returned)[:MAX_ID_CHARS]
-        return None
+        found = answered_id(returned)
+        return self.mask(found)[:MAX_ID_CHARS] if found else None
 
 
 def sample_message(channel: ChannelName = "sms") -> OutgoingMessage:

@@ -14,25 +14,31 @@ official SDKs list; any other locale is read by the en-GB voice.
 
 from __future__ import annotations
 
-import math
 import re
-from typing import ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, ClassVar, Literal
 from xml.etree import ElementTree
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
-from phonegate.providers.base import Misconfigured, OutgoingMessage, Retryable, SendResult
-from phonegate.providers.transport import raise_for_status, send
+from phonegate.providers.base import (
+    BaseUrl,
+    Misconfigured,
+    OutgoingMessage,
+    SenderRule,
+    SendResult,
+    e164_digits,
+    matching,
+    pick_locale,
+)
+from phonegate.providers.transport import bad_response, raise_for_status, send, xml_body
 
 DEFAULT_BASE_URL = "https://api.esendex.com"
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 
-_ACCOUNT_REFERENCE = re.compile(r"EX\d+")
 # Esendex originators: an alphanumeric name of up to 11 characters, or a number of up to 15
 # digits (virtual mobile number, short code, other phone number).
-_ORIGINATOR = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}|\d{1,15}")
+_ORIGINATOR = SenderRule()
 _BLAMES_ACCOUNT = re.compile(r"account\s*ref", re.IGNORECASE)
 
 # Esendex reads validity in hours, and treats 0 or more than 71 as its 72-hour default.
@@ -41,16 +47,15 @@ _MAX_VALIDITY_HOURS = 72
 DEFAULT_VOICE_LANGUAGE = "en-GB"
 # The voices Esendex's own SDKs list; a language's first voice is its default.
 VOICE_LANGUAGES = ("en-GB", "en-AU", "es-ES", "fr-FR", "de-DE")
+_VOICES = {lang.lower(): lang for lang in VOICE_LANGUAGES} | {
+    lang.split("-")[0].lower(): lang for lang in reversed(VOICE_LANGUAGES)
+}
 
 
 def voice_language(locale: str) -> str:
     """The Esendex voice for a phonegate locale: the exact one ("en-AU"), else the first
     for its language ("fr-CA" → "fr-FR"), else en-GB."""
-    wanted = locale.replace("_", "-").lower()
-    language = wanted.split("-")[0] + "-"
-    exact = (lang for lang in VOICE_LANGUAGES if lang.lower() == wanted)
-    same_language = (lang for lang in VOICE_LANGUAGES if lang.lower().startswith(language))
-    return next(exact, None) or next(same_language, DEFAULT_VOICE_LANGUAGE)
+    return pick_locale(locale, _VOICES) or DEFAULT_VOICE_LANGUAGE
 
 
 class EsendexConfig(BaseModel):
@@ -58,32 +63,12 @@ class EsendexConfig(BaseModel):
 
     username: str = Field(min_length=1, description="the Esendex login (an email address)")
     password: SecretStr = Field(min_length=1)
-    account_reference: str
-    from_: str | None = Field(None, alias="from")
-    base_url: str = DEFAULT_BASE_URL
+    account_reference: Annotated[
+        str, matching(r"EX\d+", "must be EX followed by digits, e.g. EX0012345")
+    ]
+    from_: Annotated[str, AfterValidator(_ORIGINATOR)] | None = Field(None, alias="from")
+    base_url: BaseUrl = DEFAULT_BASE_URL
     timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-    @field_validator("account_reference")
-    @classmethod
-    def _account_reference_format(cls, value: str) -> str:
-        if not _ACCOUNT_REFERENCE.fullmatch(value):
-            raise ValueError("account_reference must be EX followed by digits, e.g. EX0012345")
-        return value
-
-    @field_validator("from_")
-    @classmethod
-    def _originator_format(cls, value: str | None) -> str | None:
-        if value is not None and not _ORIGINATOR.fullmatch(value):
-            raise ValueError("from must be 1-11 letters and digits, or up to 15 digits")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("base_url must be an http(s) URL")
-        return value.rstrip("/")
 
 
 def dispatch_document(
@@ -93,28 +78,23 @@ def dispatch_document(
     root = ElementTree.Element("messages")
     ElementTree.SubElement(root, "accountreference").text = config.account_reference
     element = ElementTree.SubElement(root, "message")
-    ElementTree.SubElement(element, "to").text = message.recipient.removeprefix("+")
+    ElementTree.SubElement(element, "to").text = e164_digits(message.recipient)
     ElementTree.SubElement(element, "body").text = message.text
     if config.from_:
         ElementTree.SubElement(element, "from").text = config.from_
     ElementTree.SubElement(element, "type").text = kind
     if kind == "Voice":
         ElementTree.SubElement(element, "lang").text = voice_language(message.locale)
-    if message.valid_for_seconds is not None:
-        hours = min(_MAX_VALIDITY_HOURS, max(1, math.ceil(message.valid_for_seconds / 3600)))
+    hours = message.validity(3600, high=_MAX_VALIDITY_HOURS)
+    if hours is not None:
         ElementTree.SubElement(element, "validity").text = str(hours)
     document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
     return document
 
 
-def _message_id(content: bytes) -> str | None:
-    # The body comes from the configured Esendex endpoint; expat >= 2.4.1 (CPython 3.11)
-    # bounds entity expansion and ElementTree fetches no external entities.
-    try:
-        root = ElementTree.fromstring(content)  # noqa: S314
-    except ElementTree.ParseError:
-        return None
-    header = root.find("{*}messageheader")
+def _message_id(response: httpx.Response) -> str | None:
+    root = xml_body(response)
+    header = root.find("{*}messageheader") if root is not None else None
     return header.get("id") if header is not None else None
 
 
@@ -157,7 +137,7 @@ class EsendexProvider:
             if status == 402 or (status == 400 and _BLAMES_ACCOUNT.search(reason)):
                 raise Misconfigured(f"esendex refused the account: {reason}", code=str(status))
             raise_for_status(response, provider=self.name, detail=reason)
-        message_id = _message_id(response.content)
+        message_id = _message_id(response)
         if not message_id:
-            raise Retryable("esendex answered without a message id", code="bad_response")
+            raise bad_response(self.name, "a message id")
         return SendResult(provider=self.name, provider_message_id=message_id, status="queued")

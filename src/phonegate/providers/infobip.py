@@ -8,42 +8,49 @@ as the JSON that :func:`parse_receipt` reads.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from phonegate.providers.base import (
+    BaseUrl,
     Misconfigured,
     OutgoingMessage,
+    ProviderError,
     Receipt,
     ReceiptStatus,
     Rejected,
-    Retryable,
+    SenderRule,
     SendResult,
+    e164_digits,
+    matching,
 )
-from phonegate.providers.transport import raise_for_status, send
+from phonegate.providers.transport import (
+    bad_response,
+    json_body,
+    raise_for_code,
+    raise_for_status,
+    send,
+)
 
 # Infobip's validityPeriod is in minutes, at most 48 hours.
 MAX_VALIDITY_MINUTES = 2880
 
-_API_KEY = re.compile(r"[A-Za-z0-9-]+")
-_NUMERIC_SENDER = re.compile(r"\+?\d{3,14}")
-_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9]{3,11}")
+_SENDER = SenderRule(name_length=(3, 11), number_length=(3, 14), spaces=False)
 
 # Request fields that come from configuration (the sender, phonegate's callback URL).
 _CONFIGURED_FIELDS = (".from", ".notifyUrl", ".notifyContentType")
 # Group-5 statuses that concern the account or the sender, not the destination.
-_MISCONFIGURED_REJECTIONS = frozenset(
-    {
+_REJECTION_KINDS: dict[str, type[ProviderError]] = dict.fromkeys(
+    (
         "REJECTED_NOT_ENOUGH_CREDITS",
         "REJECTED_PREPAID_PACKAGE_EXPIRED",
         "REJECTED_SENDER",
         "REJECTED_SOURCE",
-    }
+    ),
+    Misconfigured,
 )
 _REPORT_GROUPS: dict[str, ReceiptStatus] = {
     "PENDING": "sent",
@@ -57,34 +64,17 @@ _REPORT_GROUPS: dict[str, ReceiptStatus] = {
 class InfobipConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True)
 
-    api_key: SecretStr = Field(min_length=1)
+    # It goes into a header: refuse what would break it rather than fail at send time.
+    api_key: Annotated[
+        SecretStr,
+        matching(r"[A-Za-z0-9-]+", "must be the key Infobip issued (letters, digits, dashes)"),
+    ]
     # Per account (https://<x>.api.infobip.com): there is no shared default.
-    base_url: str = Field(pattern=r"^https?://[^\s/?#]+(/\S*)?$")
-    from_: str | None = Field(
+    base_url: BaseUrl
+    from_: Annotated[str, AfterValidator(_SENDER)] | None = Field(
         None, alias="from", description="a number or a 3-11 character sender ID"
     )
     timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-    @field_validator("api_key")
-    @classmethod
-    def _check_api_key(cls, value: SecretStr) -> SecretStr:
-        # It goes into a header: refuse what would break it rather than fail at send time.
-        if not _API_KEY.fullmatch(value.get_secret_value()):
-            raise ValueError("api_key must be the key Infobip issued (letters, digits, dashes)")
-        return value
-
-    @field_validator("from_")
-    @classmethod
-    def _check_sender(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if _NUMERIC_SENDER.fullmatch(value):
-            return value.lstrip("+")
-        if _ALPHANUMERIC_SENDER.fullmatch(value):
-            return value
-        raise ValueError(
-            "from must be a number of 3-14 digits or a sender ID of 3-11 letters and digits"
-        )
 
 
 class InfobipProvider:
@@ -94,7 +84,7 @@ class InfobipProvider:
     def __init__(self, config: InfobipConfig, http: httpx.AsyncClient) -> None:
         self._config = config
         self._http = http
-        self._url = config.base_url.rstrip("/") + "/sms/2/text/advanced"
+        self._url = config.base_url + "/sms/2/text/advanced"
 
     @property
     def channels(self) -> frozenset[str]:
@@ -113,7 +103,7 @@ class InfobipProvider:
                 "Accept": "application/json",
             },
         )
-        body = _json(response)
+        body = json_body(response)
         if response.status_code >= 300:
             _raise_request_error(response, body)
         try:
@@ -121,41 +111,31 @@ class InfobipProvider:
             status = dict(sent["status"])
             message_id = str(sent["messageId"])
         except (KeyError, TypeError, ValueError):
-            raise Retryable(
-                "Infobip answered without a message status", code="bad_response"
-            ) from None
+            raise bad_response("Infobip", "a message status") from None
         if status.get("groupName") == "REJECTED":
             name = str(status.get("name", "REJECTED"))
             text = f"Infobip rejected the message: {name} ({status.get('description', '')})"
-            if name in _MISCONFIGURED_REJECTIONS:
-                raise Misconfigured(text, code=name)
+            raise_for_code(response, name, text, _REJECTION_KINDS)
             raise Rejected(text, code=name)
         return SendResult(provider=self.name, provider_message_id=message_id, status="queued")
 
     def _message(self, message: OutgoingMessage) -> dict[str, Any]:
-        destination = {"to": message.recipient.lstrip("+")}
+        destination = {"to": e164_digits(message.recipient)}
         if message.message_id:
             destination["messageId"] = message.message_id
         payload: dict[str, Any] = {"destinations": [destination], "text": message.text}
         if self._config.from_:
             payload["from"] = self._config.from_
-        if message.valid_for_seconds:
-            minutes = math.ceil(message.valid_for_seconds / 60)
-            payload["validityPeriod"] = min(max(minutes, 1), MAX_VALIDITY_MINUTES)
+        minutes = message.validity(60, high=MAX_VALIDITY_MINUTES)
+        if minutes is not None:
+            payload["validityPeriod"] = minutes
         if message.callback_url:
             payload["notifyUrl"] = message.callback_url
             payload["notifyContentType"] = "application/json"
         return payload
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _raise_request_error(response: httpx.Response, body: Any) -> None:
+def _raise_request_error(response: httpx.Response, body: Mapping[str, Any]) -> None:
     try:
         exception = body["requestError"]["serviceException"]
         error_id, error_text = str(exception["messageId"]), str(exception.get("text", ""))

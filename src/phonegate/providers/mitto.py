@@ -13,62 +13,49 @@ their format is undocumented here, so this module neither asks for nor parses th
 
 from __future__ import annotations
 
-import math
-import re
-from typing import Any, ClassVar, NoReturn
-from urllib.parse import urlsplit
+from typing import Annotated, Any, ClassVar, NoReturn
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from phonegate.providers.base import (
+    BaseUrl,
     Misconfigured,
     OutgoingMessage,
+    ProviderError,
     Rejected,
     Retryable,
+    SenderRule,
     SendResult,
+    e164_digits,
 )
-from phonegate.providers.transport import raise_for_status, send
+from phonegate.providers.transport import (
+    bad_response,
+    json_body,
+    raise_for_code,
+    raise_for_status,
+    send,
+)
 
 DEFAULT_BASE_URL = "https://rest.mittoapi.com"
 
 # Mitto's own rule (its response code 6): 3-11 letters and digits, or 3-14 digits.
-_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{3,11}|\d{3,14}")
+_SENDER = SenderRule(name_length=(3, 11), number_length=(3, 14))
 
-_RETRYABLE_CODES = frozenset({1})  # internal error
-_MISCONFIGURED_CODES = frozenset({5, 6})  # empty sender, invalid sender
+_CODE_KINDS: dict[int, type[ProviderError]] = {
+    1: Retryable,  # internal error
+    5: Misconfigured,  # empty sender
+    6: Misconfigured,  # invalid sender
+}
 
 
 class MittoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     api_key: SecretStr = Field(min_length=1)
-    from_: str = Field(alias="from")
-    base_url: str = DEFAULT_BASE_URL
+    from_: Annotated[str, AfterValidator(_SENDER)] = Field(alias="from")
+    base_url: BaseUrl = DEFAULT_BASE_URL
     timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-    @field_validator("from_")
-    @classmethod
-    def _sender_format(cls, value: str) -> str:
-        if not _SENDER.fullmatch(value):
-            raise ValueError("from must be 3-11 letters and digits, or 3-14 digits")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("base_url must be an http(s) URL")
-        return value.rstrip("/")
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 class MittoProvider:
@@ -87,15 +74,16 @@ class MittoProvider:
         config = self._config
         payload: dict[str, Any] = {
             "from": config.from_,
-            "to": message.recipient.removeprefix("+"),
+            "to": e164_digits(message.recipient),
             "text": message.text,
             "type": "Auto",
         }
         if message.message_id:
             payload["reference"] = message.message_id
-        if message.valid_for_seconds is not None:
-            # Minutes; Mitto keeps retrying an undelivered message this long (default 48 h).
-            payload["validity"] = max(1, math.ceil(message.valid_for_seconds / 60))
+        # Minutes; Mitto keeps retrying an undelivered message this long (default 48 h).
+        minutes = message.validity(60)
+        if minutes is not None:
+            payload["validity"] = minutes
         response = await send(
             self._http,
             "POST",
@@ -105,20 +93,17 @@ class MittoProvider:
             json=payload,
             headers={"X-Mitto-API-Key": config.api_key.get_secret_value()},
         )
-        body = _json_object(response)
+        body = json_body(response)
         code = body.get("responseCode")
         if isinstance(code, int) and code != 0 and response.status_code in (200, 400):
-            self._raise_refusal(code, str(body.get("responseText") or ""))
+            self._refuse(response, code, str(body.get("responseText") or ""))
         raise_for_status(response, provider=self.name)
         message_id = body.get("id")
         if code != 0 or not isinstance(message_id, str) or not message_id:
-            raise Retryable("mitto answered without a message id", code="bad_response")
+            raise bad_response(self.name, "a message id")
         return SendResult(provider=self.name, provider_message_id=message_id, status="queued")
 
-    def _raise_refusal(self, code: int, reason: str) -> NoReturn:
+    def _refuse(self, response: httpx.Response, code: int, reason: str) -> NoReturn:
         text = f"mitto refused the message ({code}): {reason}"
-        if code in _RETRYABLE_CODES:
-            raise Retryable(text, code=str(code))
-        if code in _MISCONFIGURED_CODES:
-            raise Misconfigured(text, code=str(code))
+        raise_for_code(response, code, text, _CODE_KINDS)
         raise Rejected(text, code=str(code))

@@ -9,106 +9,97 @@ CloudWatch logs, never to a callback, so a published message is "sent".
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
-from typing import ClassVar, Literal, NoReturn
+from typing import Annotated, ClassVar, Literal, NoReturn
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from phonegate.providers.base import (
+    E164,
+    BaseUrl,
     Misconfigured,
     OutgoingMessage,
+    ProviderError,
     Rejected,
     Retryable,
+    SenderRule,
     SendResult,
+    matching,
 )
-from phonegate.providers.transport import raise_for_status, retry_after, send
+from phonegate.providers.transport import (
+    bad_response,
+    raise_for_code,
+    raise_for_status,
+    send,
+    xml_body,
+)
 
 API_VERSION = "2010-03-31"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
 
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 # AWS's own sender-ID rule: 1-11 letters and digits, not digits only.
-_SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9]{1,11}")
-_BASE64 = re.compile(r"[A-Za-z0-9+/=]+")
-_E164 = re.compile(r"\+[1-9]\d{1,14}")
-_HTTP_URL = r"^https?://[^\s/?#]+(/\S*)?$"
+_SENDER_ID = SenderRule(number_length=None, spaces=False)
 
-_MISCONFIGURED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "AuthorizationError",
-        "ExpiredToken",
-        "IncompleteSignature",
-        "InvalidClientTokenId",
-        "MissingAuthenticationToken",
-        "OptInRequired",
-        "SignatureDoesNotMatch",
-        "UnrecognizedClientException",
-    }
-)
-_RETRYABLE_CODES = frozenset(
-    {
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "Throttled",
-        "Throttling",
-        "ThrottlingException",
-    }
-)
-_REJECTED_CODES = frozenset(
-    {"InvalidParameter", "InvalidParameterValue", "OptedOut", "ParameterValueInvalid"}
-)
+_CODE_KINDS: dict[str, type[ProviderError]] = {
+    **dict.fromkeys(
+        (
+            "AccessDenied",
+            "AccessDeniedException",
+            "AuthorizationError",
+            "ExpiredToken",
+            "IncompleteSignature",
+            "InvalidClientTokenId",
+            "MissingAuthenticationToken",
+            "OptInRequired",
+            "SignatureDoesNotMatch",
+            "UnrecognizedClientException",
+        ),
+        Misconfigured,
+    ),
+    **dict.fromkeys(
+        (
+            "InternalError",
+            "InternalFailure",
+            "ServiceUnavailable",
+            "Throttled",
+            "Throttling",
+            "ThrottlingException",
+        ),
+        Retryable,
+    ),
+    **dict.fromkeys(
+        ("InvalidParameter", "InvalidParameterValue", "OptedOut", "ParameterValueInvalid"),
+        Rejected,
+    ),
+}
 
 
 class SnsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    region: str = Field(description="AWS region, e.g. us-east-1")
+    region: Annotated[
+        str,
+        matching(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "must be an AWS region name such as us-east-1"),
+    ] = Field(description="AWS region, e.g. us-east-1")
     access_key_id: str = Field(pattern=r"^\w{16,128}$")
     secret_access_key: SecretStr = Field(min_length=1)
     # Temporary credentials (STS); sent as X-Amz-Security-Token, which is base64.
-    session_token: SecretStr | None = None
+    session_token: (
+        Annotated[SecretStr, matching(r"[A-Za-z0-9+/=]+", "must be the base64 token STS issued")]
+        | None
+    ) = None
     sms_type: Literal["Transactional", "Promotional"] = "Transactional"
-    sender_id: str | None = None
-    origination_number: str | None = None
+    sender_id: Annotated[str, AfterValidator(_SENDER_ID)] | None = None
+    origination_number: (
+        Annotated[str, matching(E164.pattern, "must be an E.164 number such as +15550100")] | None
+    ) = None
     max_price: Decimal | None = Field(None, gt=0, description="USD per message")
     # None: the region's public endpoint (see ``endpoint``), so a changed region follows.
-    base_url: str | None = Field(None, pattern=_HTTP_URL)
+    base_url: BaseUrl | None = None
     timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str) -> str:
-        if not _REGION.fullmatch(value):
-            raise ValueError("region must be an AWS region name such as us-east-1")
-        return value
-
-    @field_validator("session_token")
-    @classmethod
-    def _check_session_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not _BASE64.fullmatch(value.get_secret_value()):
-            raise ValueError("session_token must be the base64 token STS issued")
-        return value
-
-    @field_validator("sender_id")
-    @classmethod
-    def _check_sender_id(cls, value: str | None) -> str | None:
-        if value is not None and not _SENDER_ID.fullmatch(value):
-            raise ValueError("sender_id must be 1-11 letters and digits with at least one letter")
-        return value
-
-    @field_validator("origination_number")
-    @classmethod
-    def _check_origination_number(cls, value: str | None) -> str | None:
-        if value is not None and not _E164.fullmatch(value):
-            raise ValueError("origination_number must be an E.164 number such as +15550100")
-        return value
 
     @property
     def endpoint(self) -> str:
@@ -125,7 +116,7 @@ class SnsProvider:
     def __init__(self, config: SnsConfig, http: httpx.AsyncClient) -> None:
         self._config = config
         self._http = http
-        self._url = config.endpoint.rstrip("/") + "/"
+        self._url = config.endpoint + "/"
 
     @property
     def channels(self) -> frozenset[str]:
@@ -142,7 +133,7 @@ class SnsProvider:
             content=body,
             headers=self._signed_headers(body),
         )
-        root = _parse_xml(response.content)
+        root = xml_body(response)
         message_id = root.findtext("{*}PublishResult/{*}MessageId") if root is not None else None
         if response.status_code != 200 or not message_id:
             self._fail(response, root)
@@ -203,15 +194,9 @@ class SnsProvider:
         code = (error.findtext("{*}Code") if error is not None else None) or ""
         detail = self._redact((error.findtext("{*}Message") if error is not None else None) or "")
         text = f"Amazon SNS refused the request ({code}): {detail}"
-        if code in _MISCONFIGURED_CODES:
-            raise Misconfigured(text, code=code)
-        if code in _RETRYABLE_CODES:
-            raise Retryable(text, code=code, retry_after=retry_after(response))
-        if code in _REJECTED_CODES:
-            raise Rejected(text, code=code)
+        raise_for_code(response, code, text, _CODE_KINDS)
         raise_for_status(response, provider="Amazon SNS", detail=detail, code=code or None)
-        # A 2xx without a MessageId: SNS may or may not have taken it; a resend is harmless.
-        raise Retryable("Amazon SNS answered without a MessageId", code="bad_response")
+        raise bad_response("Amazon SNS", "a MessageId")
 
     def _redact(self, vendor_text: str) -> str:
         """The first line only: AWS appends the canonical request (security-token header
@@ -221,12 +206,3 @@ class SnsProvider:
             if secret is not None and secret.get_secret_value():
                 first_line = first_line.replace(secret.get_secret_value(), "***")
         return first_line
-
-
-def _parse_xml(content: bytes) -> ElementTree.Element | None:
-    # The body comes from the configured SNS endpoint over TLS; expat >= 2.4.1 (CPython 3.11)
-    # bounds entity expansion, so the standard parser is safe for these small documents.
-    try:
-        return ElementTree.fromstring(content)  # noqa: S314
-    except ElementTree.ParseError:
-        return None

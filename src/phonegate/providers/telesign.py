@@ -17,28 +17,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from phonegate.providers.base import (
+    BaseUrl,
     Misconfigured,
     OutgoingMessage,
     Receipt,
     ReceiptStatus,
-    Retryable,
+    SenderRule,
     SendResult,
+    e164_digits,
+    matching,
 )
-from phonegate.providers.transport import raise_for_status, send
+from phonegate.providers.transport import bad_response, json_body, raise_for_status, send
 
 DEFAULT_BASE_URL = "https://rest-api.telesign.com"
 
-_CUSTOMER_ID = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
-_SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}|\d{1,15}")
+_CUSTOMER_ID = r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"
 
 # What each SMS ``status.code`` says of a message. 250 (final status unknown), 295 (status
 # delayed) and 599 (status not available) say nothing new, so they are left out.
@@ -64,42 +64,14 @@ _CONFIGURATION_CODES = frozenset({11004, 11013, 11017})
 class TelesignConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: str
+    customer_id: Annotated[
+        str, matching(_CUSTOMER_ID, "must look like FFFFFFFF-EEEE-DDDD-1234-AB1234567890")
+    ]
     api_key: SecretStr = Field(min_length=1)
     message_type: Literal["OTP", "ARN", "MKT"] = "OTP"
-    sender_id: str | None = None
-    base_url: str = DEFAULT_BASE_URL
+    sender_id: Annotated[str, AfterValidator(SenderRule())] | None = None
+    base_url: BaseUrl = DEFAULT_BASE_URL
     timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-    @field_validator("customer_id")
-    @classmethod
-    def _customer_id_format(cls, value: str) -> str:
-        if not _CUSTOMER_ID.fullmatch(value):
-            raise ValueError("customer_id must look like FFFFFFFF-EEEE-DDDD-1234-AB1234567890")
-        return value
-
-    @field_validator("sender_id")
-    @classmethod
-    def _sender_id_format(cls, value: str | None) -> str | None:
-        if value is not None and not _SENDER_ID.fullmatch(value):
-            raise ValueError("sender_id must be 1-11 letters and digits, or up to 15 digits")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("base_url must be an http(s) URL")
-        return value.rstrip("/")
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _status_code(body: Mapping[str, Any]) -> int | None:
@@ -136,7 +108,7 @@ class TelesignProvider:
     async def send_sms(self, message: OutgoingMessage) -> SendResult:
         config = self._config
         form = {
-            "phone_number": message.recipient.removeprefix("+"),
+            "phone_number": e164_digits(message.recipient),
             "message": message.text,
             "message_type": config.message_type,
         }
@@ -155,7 +127,7 @@ class TelesignProvider:
             data=form,
             auth=(config.customer_id, config.api_key.get_secret_value()),
         )
-        body = _json_object(response)
+        body = json_body(response)
         if not response.is_success:
             code, description = _error(body)
             if response.status_code == 400 and code in _CONFIGURATION_CODES:
@@ -173,7 +145,7 @@ class TelesignProvider:
     def _accepted(self, body: Mapping[str, Any]) -> SendResult:
         reference_id = body.get("reference_id")
         if not isinstance(reference_id, str) or not reference_id:
-            raise Retryable("telesign answered without a reference_id", code="bad_response")
+            raise bad_response(self.name, "a reference_id")
         status_code = _status_code(body)
         taken = _STATUS.get(status_code) if status_code is not None else None
         return SendResult(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Self
@@ -21,26 +20,24 @@ import httpx
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from phonegate.providers.base import (
+    E164,
     VOICE_PAUSE,
+    BaseUrl,
     Misconfigured,
     OutgoingMessage,
     Receipt,
     ReceiptStatus,
     Rejected,
     Retryable,
+    SenderRule,
     SendResult,
-)
-from phonegate.providers.twilio_common import (
-    BaseUrl,
-    ErrorKinds,
-    TwilioApi,
-    TwilioCredentials,
     pick_locale,
 )
+from phonegate.providers.twilio_common import ErrorKinds, TwilioApi, TwilioCredentials
 
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 # Twilio's alphanumeric sender id: up to 11 ASCII letters, digits and spaces, not all digits.
-ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+# A number must be E.164: Twilio keeps the "+".
+ALPHANUMERIC_SENDER = SenderRule(number_length=None)
 
 MAX_TWIML_CHARS = 4000  # Calls.json refuses longer inline TwiML
 MAX_VALIDITY_SECONDS = 36000
@@ -114,7 +111,7 @@ class TwilioConfig(TwilioCredentials):
     @field_validator("from_")
     @classmethod
     def _sender(cls, value: str | None) -> str | None:
-        if value is None or E164.match(value) or ALPHANUMERIC_SENDER.match(value):
+        if value is None or E164.fullmatch(value) or ALPHANUMERIC_SENDER.is_name(value):
             return value
         raise ValueError(
             "must be an E.164 number (+14155550123) or an alphanumeric sender id of 1-11 "
@@ -144,7 +141,7 @@ class TwilioProvider:
     def _caller_id(self) -> str | None:
         # Calls need a phone number as caller id; a sender id or a pool only carries SMS.
         sender = self._config.from_
-        return sender if sender is not None and E164.match(sender) else None
+        return sender if sender is not None and E164.fullmatch(sender) else None
 
     async def send_sms(self, message: OutgoingMessage) -> SendResult:
         form: dict[str, str | list[str]] = {"To": message.recipient, "Body": message.text}
@@ -154,8 +151,8 @@ class TwilioProvider:
             form["From"] = self._config.from_
         if message.callback_url:
             form["StatusCallback"] = message.callback_url
-        if message.valid_for_seconds is not None:
-            seconds = min(max(message.valid_for_seconds, 1), MAX_VALIDITY_SECONDS)
+        seconds = message.validity(high=MAX_VALIDITY_SECONDS)
+        if seconds is not None:
             form["ValidityPeriod"] = str(seconds)
         response = await self._api.post(f"{self._account_path}/Messages.json", form)
         body = self._api.resource(response)

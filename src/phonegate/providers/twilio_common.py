@@ -1,39 +1,30 @@
 """What the two Twilio providers share (providers-wire.md §1.1, §1.3, §1.6): account
-credentials and HTTP Basic auth, form posts, Twilio's ``{code, message, more_info, status}``
-error body and its mapping onto the provider error kinds, and locale lookup.
+credentials and HTTP Basic auth, form posts, and Twilio's ``{code, message, more_info,
+status}`` error body and its mapping onto the provider error kinds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Self, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Self
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from phonegate.providers.base import ProviderError, Retryable
-from phonegate.providers.transport import raise_for_status, retry_after, send
-
-T = TypeVar("T")
+from phonegate.providers.base import ProviderError
+from phonegate.providers.transport import (
+    bad_response,
+    json_body,
+    raise_for_code,
+    raise_for_status,
+    send,
+)
 
 ACCOUNT_SID = r"^AC[0-9a-fA-F]{32}$"
 API_KEY_SID = r"^SK[0-9a-fA-F]{32}$"
 
 # Which vendor codes mean what; a code not listed falls back to the HTTP status.
 ErrorKinds = Mapping[int, type[ProviderError]]
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http(s) URL such as https://api.twilio.com")
-    if parts.query or parts.fragment:
-        raise ValueError("must not carry a query string or fragment")
-    return value.rstrip("/")
-
-
-BaseUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class TwilioCredentials(BaseModel):
@@ -98,11 +89,7 @@ class TwilioApi:
         code, message = error_body(response)
         detail = f"Twilio error {code}: {message}" if code is not None else message
         text = f"{self._provider} answered HTTP {response.status_code}: {detail}"
-        kind = self._errors.get(code) if code is not None else None
-        if kind is Retryable:
-            raise Retryable(text, code=str(code), retry_after=retry_after(response))
-        if kind is not None:
-            raise kind(text, code=str(code))
+        raise_for_code(response, code, text, self._errors)
         raise_for_status(
             response,
             provider=self._provider,
@@ -113,38 +100,18 @@ class TwilioApi:
     def resource(self, response: httpx.Response) -> dict[str, Any]:
         """The JSON resource of a successful answer, which must carry a ``sid``."""
         self.raise_for_error(response)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("sid"), str):
-            # Twilio may have taken the request: retrying risks a duplicate, not a loss.
-            raise Retryable(
-                f"{self._provider} answered HTTP {response.status_code} without a resource sid",
-                code="unreadable_response",
-            )
+        body = json_body(response)
+        if not isinstance(body.get("sid"), str):
+            raise bad_response(self._provider, "a resource sid")
         return body
 
 
 def error_body(response: httpx.Response) -> tuple[int | None, str]:
     """Twilio's error ``code`` and ``message``, when the body has them."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, ""
-    if not isinstance(body, dict):
-        return None, ""
+    body = json_body(response)
     code = body.get("code")
     message = body.get("message")
     return (
         code if isinstance(code, int) and not isinstance(code, bool) else None,
         message[:200] if isinstance(message, str) else "",
     )
-
-
-def pick_locale(locale: str, table: Mapping[str, T]) -> T | None:
-    """The entry for ``locale`` ("pt-BR", "fr_CA"), else for its language ("fr"), else None.
-    Table keys are lower-case."""
-    key = locale.strip().replace("_", "-").lower()
-    found = table.get(key)
-    return found if found is not None else table.get(key.split("-")[0])

@@ -15,19 +15,15 @@ import httpx
 from pydantic import Field
 
 from phonegate.providers.base import (
+    BaseUrl,
     Misconfigured,
     OutgoingMessage,
     Rejected,
     Retryable,
     SendResult,
-)
-from phonegate.providers.twilio_common import (
-    BaseUrl,
-    ErrorKinds,
-    TwilioApi,
-    TwilioCredentials,
     pick_locale,
 )
+from phonegate.providers.twilio_common import ErrorKinds, TwilioApi, TwilioCredentials
 
 Mode = Literal["custom_code", "hosted"]
 VerifyChannel = Literal["sms", "call"]

@@ -49,10 +49,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from phonegate.liquid_sandbox import sandboxed_environment
 from phonegate.providers import transport
-from phonegate.providers.base import Misconfigured, OutgoingMessage, SendResult
+from phonegate.providers.base import (
+    MAX_ID_CHARS,
+    Misconfigured,
+    OutgoingMessage,
+    SendResult,
+    answered_id,
+)
 
 SIGNATURE_HEADER = "X-Phonegate-Signature"
-MAX_ID_CHARS = 128  # the outbox's provider_message_id column
 _CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+( *;[ -~]*)?$", re.ASCII)
 
 DEFAULT_BODY_TEMPLATE = (
@@ -160,18 +165,6 @@ def _variables(message: OutgoingMessage) -> dict[str, Any]:
     }
 
 
-def _message_id(response: httpx.Response) -> str | None:
-    try:
-        data = response.json()
-    except ValueError:  # an empty or non-JSON answer is fine: there is just no id
-        return None
-    if isinstance(data, dict):
-        found = data.get("id") or data.get("message_id")
-        if isinstance(found, str | int) and not isinstance(found, bool):
-            return str(found)[:MAX_ID_CHARS]
-    return None
-
-
 class WebhookProvider:
     name: ClassVar[str] = "webhook"
     Config: ClassVar[type[BaseModel]] = WebhookConfig
@@ -210,7 +203,11 @@ class WebhookProvider:
                 code=str(status),
             )
         transport.raise_for_status(response, provider=self.name)
-        return SendResult(provider=self.name, provider_message_id=_message_id(response))
+        # An empty or non-JSON answer is fine: there is just no id.
+        found = answered_id(transport.json_body(response))
+        return SendResult(
+            provider=self.name, provider_message_id=found[:MAX_ID_CHARS] if found else None
+        )
 
     def _render(self, message: OutgoingMessage) -> bytes:
         try:
