@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from phonegate.keys import KeyRing
 
 CODE_DIGITS = 6
+# A tenant may choose its code length (Guardian phone settings); the MAC binds the exact code.
+MIN_DIGITS, MAX_DIGITS = 4, 10
 RECOVERY_CODE_LENGTH = 24
 _RECOVERY_ALPHABET = string.ascii_uppercase + string.digits
 _OTP_PURPOSE = "otp"
@@ -51,7 +53,9 @@ def hash_code(keys: KeyRing, code: str, binding: str) -> HashedSecret:
 
 def check_code(keys: KeyRing, candidate: str, binding: str, stored: HashedSecret) -> bool:
     # Always compute the MAC, even for malformed input, so timing says nothing.
-    well_formed = len(candidate) == CODE_DIGITS and candidate.isdigit()
+    well_formed = (
+        MIN_DIGITS <= len(candidate) <= MAX_DIGITS and candidate.isascii() and candidate.isdigit()
+    )
     ok = keys.verify_mac(_OTP_PURPOSE, _bind(candidate, binding), stored.key_id, stored.digest)
     return ok and well_formed
 

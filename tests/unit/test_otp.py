@@ -89,7 +89,8 @@ def test_malformed_candidates_fail(candidate: str) -> None:
 
 def test_malformed_candidate_fails_even_when_its_hash_was_stored() -> None:
     # Only a well-formed code may ever pass, whatever the stored hash was computed from.
-    for bad in ("12345", "1234567", "abcdef"):
+    # Codes are 4 to 10 ASCII digits (a tenant chooses its length).
+    for bad in ("123", "12345678901", "abcdef", "\uff11\uff12\uff13\uff14\uff15\uff16"):
         stored = otp.hash_code(KEYS, bad, "ch_1")
         assert not otp.check_code(KEYS, bad, "ch_1", stored), bad
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from liquid.exceptions import LiquidError
+from liquid.token import TOKEN_EOF
 
 from phonegate.domain.models import Channel
 from phonegate.liquid_sandbox import MAX_OUTPUT_CHARS, sandboxed_environment
@@ -110,14 +111,21 @@ def render(template: str, ctx: MessageContext) -> str:
         raise TemplateError(str(exc)) from None
 
 
-def _where(exc: LiquidError) -> str:
+def _where(exc: LiquidError, source: str) -> str:
     token = exc.token
+    if token is not None and token.kind == TOKEN_EOF:
+        # An unclosed block is found at the end of input, a token without a position.
+        return f" ({_line_column(source, len(source))}: the end of the template)"
     if token is None or token.start_index < 0 or not token.source:
         return ""
-    before = token.source[: token.start_index]
+    return f" ({_line_column(token.source, token.start_index)})"
+
+
+def _line_column(source: str, index: int) -> str:
+    before = source[:index]
     line = before.count("\n") + 1
-    column = token.start_index - (before.rfind("\n") + 1) + 1
-    return f" (line {line}, column {column})"
+    column = index - (before.rfind("\n") + 1) + 1
+    return f"line {line}, column {column}"
 
 
 SAMPLE_USER = {
@@ -147,7 +155,7 @@ def check(template: str, ctx: MessageContext, *, needs_code: bool) -> str:
     try:
         text = _finish(_STRICT_ENV.from_string(template).render(**variables(ctx)))
     except LiquidError as exc:
-        raise TemplateError(f"{exc.message}{_where(exc)}") from None
+        raise TemplateError(f"{exc.message}{_where(exc, template)}") from None
     if needs_code:
         shown = spoken_code(ctx.code) if ctx.channel == "voice" else ctx.code
         if shown not in text:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -247,12 +247,14 @@ def apply_body(
     merged = {**row.configuration, **configuration}
     merged = {k: v for k, v in merged.items() if v is not None}
     merged.setdefault("delivery_methods", ["text"])
-    delivery_channels(merged["delivery_methods"])
+    wanted = delivery_channels(merged["delivery_methods"])
     secrets = {**open_sealed(keys, row.credentials), **credentials}
     row.configuration = merged
     row.credentials = seal(keys, secrets)
     row.updated_at = now
-    validate_spec(catalog, spec_for(row, secrets), f"{name} provider")
+    # spec_for narrows the channels to what the configuration can carry; check every
+    # delivery method asked for (voice through Twilio without a from number is refused).
+    validate_spec(catalog, replace(spec_for(row, secrets), channels=wanted), f"{name} provider")
     return row
 
 

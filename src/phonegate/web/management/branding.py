@@ -6,6 +6,7 @@ its credentials write-only and say loudly what depends on it when it is disabled
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -18,7 +19,7 @@ from phonegate.domain.delivery_plan import Step
 from phonegate.domain.events import new_event
 from phonegate.domain.models import Channel, PhoneProvider, PhoneTemplate, Tenant
 from phonegate.domain.ports import UnitOfWork
-from phonegate.errors import Conflict, InvalidRequest, NotFound, PhonegateError
+from phonegate.errors import Conflict, InvalidRequest, NotFound
 from phonegate.web.management.auth import Caller, management_scope
 from phonegate.web.requests import container, read_object, request_context
 
@@ -188,12 +189,17 @@ def try_answer(result: TryResult, extra: dict[str, Any] | None = None) -> JSONRe
             status_code=202,
         )
     status = 503 if result.error_kind == "retryable" else 400
-    raise PhonegateError(
-        f"The provider did not accept the test message: {result.error}",
-        status=status,
-        error="provider_error",
-        error_code=f"provider_{result.error_kind}",
-        extra={"provider": result.json()},
+    # The Management error shape plus the provider's own answer, which the operator testing
+    # the set-up needs; the shared error renderer drops extra fields on /api/v2.
+    return JSONResponse(
+        {
+            "statusCode": status,
+            "error": HTTPStatus(status).phrase,
+            "message": f"The provider did not accept the test message: {result.error}",
+            "errorCode": f"provider_{result.error_kind}",
+            "provider": result.json(),
+        },
+        status_code=status,
     )
 
 
