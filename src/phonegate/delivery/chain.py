@@ -67,10 +67,20 @@ class ChainBuilder:
 
 
 async def send_through(built: Built, message: OutgoingMessage) -> SendResult:
-    """One send through one provider, by channel (a hosted verifier starts a verification)."""
+    """One send through one provider, by channel; a hosted verifier starts a verification
+    when the vendor is to make the code (the message carries none)."""
     provider = built.provider
-    if message.code is None and isinstance(provider, HostedVerifier):
-        return await provider.start_verification(message)  # the vendor makes the code
+    # Being a HostedVerifier is not enough: Twilio Verify is one in both of its modes, and
+    # its ``hosted`` property says whether the vendor makes the code. A message carrying
+    # phonegate's own code never goes that way (the vendor would send another code).
+    hosted = getattr(provider, "hosted", True)
+    if message.code is None:
+        if hosted and isinstance(provider, HostedVerifier):
+            return await provider.start_verification(message)
+        raise Misconfigured(
+            f"the {built.name} provider cannot send a code that the vendor of a hosted "
+            "verification makes"
+        )
     if message.channel == "voice":
         if not isinstance(provider, VoiceSender):
             raise Misconfigured(f"the {built.name} provider cannot place calls")

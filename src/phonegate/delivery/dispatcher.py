@@ -4,8 +4,11 @@ chain, record every attempt and what happened.
 It runs after the request's transaction has committed (kicked by the request, and on a
 timer as a safety net), so a request never waits on a provider and a crash never loses a
 message: a claim is a lease, and an unfinished claim becomes claimable again when it lapses.
-Each attempt is written down before the provider is called, and a success is recorded the
-moment the provider answers, so a restart re-sends only what is not known to have gone out.
+A pass claims only as many messages as it sends at once, so no lease runs out on a message
+still waiting its turn. Each attempt is written down before the provider is called, and a
+success is recorded the moment the provider answers, in one transaction with the attempt, so
+a restart re-sends only what is not known to have gone out: a send in flight when the
+dispatcher died (outcome unknown) is sent again, and its attempt is marked ``interrupted``.
 A code that has expired is never delivered.
 
 Along the chain: a ``Retryable`` or ``Misconfigured`` answer moves on to the next provider at
@@ -22,7 +25,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from phonegate import ids
@@ -31,7 +34,13 @@ from phonegate.delivery.chain import Built, ChainBuilder, send_through
 from phonegate.domain import delivery_plan
 from phonegate.domain.delivery_plan import Step
 from phonegate.domain.events import new_event
-from phonegate.domain.models import DeliveryAttempt, OutboxMessage, RequestContext, Tenant
+from phonegate.domain.models import (
+    DeliveryAttempt,
+    LogEvent,
+    OutboxMessage,
+    RequestContext,
+    Tenant,
+)
 from phonegate.domain.outbox import Payload, open_payload
 from phonegate.domain.ports import UnitOfWork
 from phonegate.keys import KeyRing
@@ -52,6 +61,7 @@ log = logging.getLogger("phonegate.delivery")
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 MAX_ATTEMPTS = 5
 LEASE_SECONDS = 30.0
+FEEDBACK_BATCH = 50
 # Providers whose delivery receipts web/callbacks.py accepts.
 RECEIPT_PROVIDERS = frozenset({"twilio", "vonage", "infobip", "telesign"})
 OUTCOMES: dict[type[ProviderError], str] = {
@@ -63,6 +73,41 @@ OUTCOMES: dict[type[ProviderError], str] = {
 
 def _outcome(exc: ProviderError) -> str:
     return next((v for k, v in OUTCOMES.items() if isinstance(exc, k)), "rejected")
+
+
+def _ctx(message: OutboxMessage) -> RequestContext:
+    return RequestContext(ip=message.ip, user_agent=message.user_agent)
+
+
+def failure_event(
+    message: OutboxMessage,
+    provider: str | None,
+    reason: str,
+    code: str | None,
+    now: datetime,
+    *,
+    failover: bool = False,
+) -> LogEvent:
+    """``gd_send_sms_failure`` / ``gd_send_voice_failure`` for a message: a failed attempt,
+    a final failure, or a vendor's later receipt saying it was not delivered."""
+    return new_event(
+        message.tenant_id,
+        f"gd_send_{message.channel}_failure",
+        now,
+        _ctx(message),
+        description=f"The {message.channel} message could not be sent: {reason}"
+        + (" Trying the next provider." if failover else ""),
+        client_id=message.client_id,
+        user_id=message.user_id,
+        details={
+            "provider": provider,
+            "to": mask(message.recipient),
+            "message_id": message.id,
+            "failover": failover,
+            "failure_details": {"errorCode": code or "error_sending_sms", "message": reason},
+            "provider_error": {"errorCode": code, "message": reason} if code else None,
+        },
+    )
 
 
 class Dispatcher:
@@ -87,12 +132,12 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._again = False
-        self._sending = asyncio.Semaphore(max_parallel)
+        self._batch = max_parallel
 
     def kick(self) -> None:
         self._wake.set()
 
-    async def run_once(self, limit: int = 50) -> int:
+    async def run_once(self) -> int:
         """Send every message that is due now; returns how many this call handled.
 
         When a pass is already running, this only asks it to go round once more (it claims
@@ -106,24 +151,25 @@ class Dispatcher:
             while True:
                 self._again = False
                 async with self._uow() as uow:
-                    batch = await uow.outbox.claim_due(self._clock.now(), LEASE_SECONDS, limit)
+                    batch = await uow.outbox.claim_due(
+                        self._clock.now(), LEASE_SECONDS, self._batch
+                    )
                 if not batch:
                     if self._again:
                         continue
                     break
-                await asyncio.gather(*(self._guarded(self._deliver(m), m.id) for m in batch))
+                await asyncio.gather(*(self._guarded(m) for m in batch))
                 handled += len(batch)
-            await self._send_feedback(limit)
+            await self._send_feedback(FEEDBACK_BATCH)
             return handled
 
-    async def _guarded(self, work: Any, message_id: str) -> None:
-        async with self._sending:
-            try:
-                await work
-            except Exception:
-                # Bookkeeping failed (database down?): the lease lapses and the message is
-                # claimed again, so it is not lost.
-                log.exception("delivery of %s could not be recorded", message_id)
+    async def _guarded(self, message: OutboxMessage) -> None:
+        try:
+            await self._deliver(message)
+        except Exception:
+            # Bookkeeping failed (database down?): the lease lapses and the message is
+            # claimed again, so it is not lost.
+            log.exception("delivery of %s could not be recorded", message.id)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -138,6 +184,8 @@ class Dispatcher:
     # -- one message -----------------------------------------------------------------------
 
     async def _deliver(self, message: OutboxMessage) -> None:
+        if message.attempts > 1:  # claimed before: a lapsed lease, or a retry
+            await self._close_interrupted(message)
         if self._clock.now() >= message.expires_at:
             await self._fail(
                 message, None, "the code expired before it could be delivered", "expired"
@@ -169,7 +217,6 @@ class Dispatcher:
                 )
                 return
             attempt = await self._begin(message, step, position)
-            more = position + 1 < len(plan.steps)
             try:
                 built = self._chain.build(step)
                 result = await send_through(
@@ -182,11 +229,11 @@ class Dispatcher:
                 log.exception("provider %s raised unexpectedly", step.label)
                 error = Retryable(f"unexpected {type(exc).__name__}")
             else:
-                await self._end(attempt, "sent", None, None, result.provider_message_id)
-                await self._sent(message, built, result, position, step)
+                await self._sent(message, attempt, built, result, position, step)
                 return
-            await self._end(attempt, _outcome(error), error.code, error.message)
-            await self._attempt_failed(message, step, error, more=more)
+            # A rejection is final for the message: no other provider is tried.
+            failover = position + 1 < len(plan.steps) and not isinstance(error, Rejected)
+            await self._attempt_failed(message, attempt, step, error, failover=failover)
             if isinstance(error, Rejected):
                 await self._fail(message, step.label, error.message, "failed", error.code)
                 return
@@ -277,37 +324,47 @@ class Dispatcher:
             await uow.delivery_attempts.add(attempt)
         return attempt.id
 
-    async def _end(
-        self,
-        attempt_id: str,
-        outcome: str,
-        code: str | None,
-        error: str | None,
-        provider_message_id: str | None = None,
-    ) -> None:
+    async def _close_interrupted(self, message: OutboxMessage) -> None:
+        """Attempts a stopped dispatcher began and never finished: the vendor may or may not
+        have sent those, so the message goes out again, and the attempt says why."""
         async with self._uow() as uow:
-            await uow.delivery_attempts.finish(
-                attempt_id,
-                outcome=outcome,
-                now=self._clock.now(),
-                error_code=code,
-                error=error,
-                provider_message_id=provider_message_id,
-            )
+            for attempt in await uow.delivery_attempts.for_message(message.id):
+                if attempt.finished_at is None:
+                    await uow.delivery_attempts.finish(
+                        attempt.id,
+                        outcome="interrupted",
+                        now=self._clock.now(),
+                        error="the dispatcher stopped before the provider answered; the "
+                        "message may have been sent",
+                    )
 
     async def _sent(
-        self, message: OutboxMessage, built: Built, result: SendResult, position: int, step: Step
+        self,
+        message: OutboxMessage,
+        attempt_id: str,
+        built: Built,
+        result: SendResult,
+        position: int,
+        step: Step,
     ) -> None:
         now = self._clock.now()
+        # One transaction, the first thing done once the provider has answered: a message
+        # is known as sent exactly when its successful attempt is recorded.
         async with self._uow() as uow:
             await uow.outbox.mark_sent(message.id, result.provider, result.provider_message_id, now)
             await uow.outbox.set_provider_config(message.id, built.config_id)
+            await uow.delivery_attempts.finish(
+                attempt_id,
+                outcome="sent",
+                now=now,
+                provider_message_id=result.provider_message_id,
+            )
             await uow.events.add(
                 new_event(
                     message.tenant_id,
                     f"gd_send_{message.channel}",
                     now,
-                    self._ctx(message),
+                    _ctx(message),
                     client_id=message.client_id,
                     user_id=message.user_id,
                     details={
@@ -322,21 +379,26 @@ class Dispatcher:
             )
 
     async def _attempt_failed(
-        self, message: OutboxMessage, step: Step, exc: ProviderError, *, more: bool
+        self,
+        message: OutboxMessage,
+        attempt_id: str,
+        step: Step,
+        exc: ProviderError,
+        *,
+        failover: bool,
     ) -> None:
-        """Every failed attempt is visible, with what happens next."""
-        if not more and not isinstance(exc, Misconfigured):
-            return  # the final outcome is logged by _fail/_retry
+        """Every failed attempt is recorded; one that hands over to the next provider is an
+        event too (the final outcome is logged by _fail/_retry), and a configuration an
+        operator must fix is an admin event whatever happens next."""
+        now = self._clock.now()
         async with self._uow() as uow:
-            await uow.events.add(
-                self._failure_event(
-                    message,
-                    step.label,
-                    exc.message,
-                    exc.code,
-                    failover=more,
-                )
+            await uow.delivery_attempts.finish(
+                attempt_id, outcome=_outcome(exc), now=now, error_code=exc.code, error=exc.message
             )
+            if failover:
+                await uow.events.add(
+                    failure_event(message, step.label, exc.message, exc.code, now, failover=True)
+                )
             if isinstance(exc, Misconfigured):
                 await uow.events.add(self._admin_event(message, step.label, exc.message))
 
@@ -366,40 +428,10 @@ class Dispatcher:
     ) -> None:
         async with self._uow() as uow:
             await uow.outbox.mark_failed(message.id, provider, reason, status)
-            await uow.events.add(
-                self._failure_event(message, provider, reason, code, failover=False)
-            )
+            await uow.events.add(failure_event(message, provider, reason, code, self._clock.now()))
         log.warning("message %s not delivered (%s): %s", message.id, provider, reason)
 
-    def _failure_event(
-        self,
-        message: OutboxMessage,
-        provider: str | None,
-        reason: str,
-        code: str | None,
-        *,
-        failover: bool,
-    ) -> Any:
-        return new_event(
-            message.tenant_id,
-            f"gd_send_{message.channel}_failure",
-            self._clock.now(),
-            self._ctx(message),
-            description=f"The {message.channel} message could not be sent: {reason}"
-            + (" Trying the next provider." if failover else ""),
-            client_id=message.client_id,
-            user_id=message.user_id,
-            details={
-                "provider": provider,
-                "to": mask(message.recipient),
-                "message_id": message.id,
-                "failover": failover,
-                "failure_details": {"errorCode": code or "error_sending_sms", "message": reason},
-                "provider_error": {"errorCode": code, "message": reason} if code else None,
-            },
-        )
-
-    def _admin_event(self, message: OutboxMessage, provider: str | None, reason: str) -> Any:
+    def _admin_event(self, message: OutboxMessage, provider: str | None, reason: str) -> LogEvent:
         return new_event(
             message.tenant_id,
             "pg_provider_misconfigured",
@@ -407,10 +439,6 @@ class Dispatcher:
             description=f"Phone messages cannot be sent: {reason}",
             details={"provider": provider, "message_id": message.id, "channel": message.channel},
         )
-
-    @staticmethod
-    def _ctx(message: OutboxMessage) -> RequestContext:
-        return RequestContext(ip=message.ip, user_agent=message.user_agent)
 
     # -- feedback --------------------------------------------------------------------------
 
