@@ -18,9 +18,11 @@ from phonegate.domain.deps import DomainDeps, Policy
 from phonegate.domain.ports import Counters, UnitOfWork
 from phonegate.errors import PhonegateError
 from phonegate.keys import KeyRing, load_or_create_keyfile, parse_keys
+from phonegate.logstream.shipper import Shipper
+from phonegate.metrics import Metrics
 from phonegate.outbound import outbound_client
 from phonegate.passwords import Argon2Passwords
-from phonegate.providers.registry import ProviderRegistry
+from phonegate.providers.registry import BUILTIN_PROVIDERS, ProviderRegistry
 from phonegate.settings import Settings
 from phonegate.storage.db import create_engine
 from phonegate.storage.inbox import SqlInbox
@@ -63,6 +65,7 @@ class Container:
             SqlInbox(self.unit_of_work), production=settings.is_production, http=self.http
         )
         self.chain = ChainBuilder(self.registry, self.keys)
+        self.metrics = Metrics(providers=self.registry.kinds() | BUILTIN_PROVIDERS.keys())
         self.deps = DomainDeps(
             keys=self.keys,
             clock=self.clock,
@@ -75,6 +78,7 @@ class Container:
             ),
             hosted=HostedChecks(self.chain),
             counters=self._shared_counters(settings),
+            metrics=self.metrics,
         )
         self.dispatcher = Dispatcher(
             self.unit_of_work,
@@ -83,12 +87,15 @@ class Container:
             self.clock,
             interval=settings.dispatch_interval_seconds,
             callback_base=settings.public_url or None,
+            metrics=self.metrics,
         )
+        self.shipper = Shipper(self.unit_of_work, self.http, self.keys, self.clock)
         self._signing: dict[str, list[SigningKey]] = {}
         self._parsed: dict[str, SigningKey] = {}
         self._signing_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._background: asyncio.Task[None] | None = None
+        self._shipping: asyncio.Task[None] | None = None
 
     def _shared_counters(self, settings: Settings) -> Counters | None:
         """Redis counters when configured (several processes), else the database's."""
@@ -191,6 +198,7 @@ class Container:
         if self._background is None:
             self._stop.clear()
             self._background = asyncio.create_task(self.dispatcher.run_forever(self._stop))
+            self._shipping = asyncio.create_task(self.shipper.run_forever(self._stop))
 
     async def aclose(self) -> None:
         self._stop.set()
@@ -199,6 +207,10 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._background, timeout=5)
             self._background = None
+        if self._shipping is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._shipping, timeout=5)
+            self._shipping = None
         await self.http.aclose()
         if self._redis is not None:
             await self._redis.aclose()

@@ -34,26 +34,14 @@ from phonegate.metrics import (
     Metrics,
 )
 from phonegate.settings import Settings
-from phonegate.storage.repositories import SqlUnitOfWork
+from phonegate.storage.repositories import OUTBOX_BACKLOG, SqlUnitOfWork
 from phonegate.web.app import create_app
-from phonegate.web.metrics import OUTBOX_BACKLOG, metrics_of
-from tests.conftest import BASE_URL, Api, make_settings
+from tests.conftest import BASE_URL, Api
 from tests.delivery.test_dispatcher import PHONE, enqueue_enrollment
 
 TOKEN = "metrics-token-5f2c9a"
 UK_PHONE = "+442079460123"
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-class MetricsSettings(Settings):
-    # The two fields settings.py gains for this endpoint (its owner adds them there).
-    metrics_enabled: bool = True
-    metrics_token: SecretStr | None = None
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> MetricsSettings:
-    return MetricsSettings(**make_settings(database_url, tmp_path).model_dump())
 
 
 class Exposition:
@@ -90,7 +78,7 @@ async def scrape(client: httpx.AsyncClient, **headers: str) -> Exposition:
 async def test_recorded_messages_and_latency_appear_in_the_exposition(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    metrics = metrics_of(container)
+    metrics = container.metrics
     before = await scrape(client)
     metrics.record_message("twilio", "sms", PHONE, "sent")
     metrics.record_message("twilio", "sms", PHONE, "sent")
@@ -129,7 +117,7 @@ async def test_recorded_messages_and_latency_appear_in_the_exposition(
 async def test_verifications_refusals_and_budget_warnings_are_counted(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    metrics = metrics_of(container)
+    metrics = container.metrics
     before = await scrape(client)
     metrics.record_verification("enrollment", "success")
     metrics.record_verification("authentication", "wrong_code")
@@ -153,7 +141,7 @@ async def test_verifications_refusals_and_budget_warnings_are_counted(
 async def test_unknown_label_values_are_folded_to_other(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    metrics = metrics_of(container)
+    metrics = container.metrics
     before = await scrape(client)
     metrics.record_message("my-own-vendor", "fax", "not a number", "vanished")
     metrics.record_message(PHONE, "sms", "+80012345678", "sent")  # non-geographic number
@@ -260,7 +248,7 @@ async def test_token_protects_the_endpoint_when_set(
     client: httpx.AsyncClient, container: Container
 ) -> None:
     await scrape(client)  # no token configured: open
-    assert isinstance(container.settings, MetricsSettings)
+    assert isinstance(container.settings, Settings)
     container.settings.metrics_token = SecretStr(TOKEN)
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": f"Basic {TOKEN}"}):
         r = await client.get("/metrics", headers=headers)
@@ -275,7 +263,7 @@ async def test_token_protects_the_endpoint_when_set(
 async def test_disabled_endpoint_is_not_found(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    assert isinstance(container.settings, MetricsSettings)
+    assert isinstance(container.settings, Settings)
     container.settings.metrics_enabled = False
     r = await client.get("/metrics")
     assert r.status_code == 404
@@ -289,7 +277,7 @@ async def test_no_phone_number_or_code_reaches_the_exposition(
     await api.enable_mfa()
     await api.enrolled_user("bob@example.com", PHONE)
     code = await api.last_code(PHONE)
-    metrics = metrics_of(container)
+    metrics = container.metrics
     metrics.record_message("sandbox", "sms", PHONE, "sent")
     metrics.record_message(PHONE, PHONE, PHONE, PHONE)
     metrics.record_verification(code, code)

@@ -22,31 +22,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import time
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from phonegate import ids
 from phonegate.clock import Clock
 from phonegate.delivery.chain import Built, ChainBuilder, send_through
+from phonegate.delivery.delivery_events import admin_event, failure_event, sent_event
+from phonegate.delivery.dispatch_types import UnitOfWorkFactory
+from phonegate.delivery.feedback import send_feedback
 from phonegate.domain import delivery_plan
 from phonegate.domain.delivery_plan import Step
-from phonegate.domain.events import new_event
-from phonegate.domain.models import (
-    DeliveryAttempt,
-    LogEvent,
-    OutboxMessage,
-    RequestContext,
-    Tenant,
-)
+from phonegate.domain.models import DeliveryAttempt, OutboxMessage, Tenant
 from phonegate.domain.outbox import Payload, open_payload
 from phonegate.domain.ports import UnitOfWork
 from phonegate.keys import KeyRing
-from phonegate.phone import mask
+from phonegate.metrics import Metrics
 from phonegate.providers.base import (
-    FeedbackReporter,
     Misconfigured,
     OutgoingMessage,
     ProviderError,
@@ -58,10 +52,11 @@ from phonegate.providers.registry import ProviderRegistry
 
 log = logging.getLogger("phonegate.delivery")
 
-UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 MAX_ATTEMPTS = 5
 LEASE_SECONDS = 30.0
-FEEDBACK_BATCH = 50
+# A provider call never outlives the lease it runs under (renewed before each attempt), so
+# no other dispatcher can claim the message while it is being sent.
+SEND_BUDGET_SECONDS = LEASE_SECONDS - 5
 # Providers whose delivery receipts web/callbacks.py accepts.
 RECEIPT_PROVIDERS = frozenset({"twilio", "vonage", "infobip", "telesign"})
 OUTCOMES: dict[type[ProviderError], str] = {
@@ -75,41 +70,6 @@ def _outcome(exc: ProviderError) -> str:
     return next((v for k, v in OUTCOMES.items() if isinstance(exc, k)), "rejected")
 
 
-def _ctx(message: OutboxMessage) -> RequestContext:
-    return RequestContext(ip=message.ip, user_agent=message.user_agent)
-
-
-def failure_event(
-    message: OutboxMessage,
-    provider: str | None,
-    reason: str,
-    code: str | None,
-    now: datetime,
-    *,
-    failover: bool = False,
-) -> LogEvent:
-    """``gd_send_sms_failure`` / ``gd_send_voice_failure`` for a message: a failed attempt,
-    a final failure, or a vendor's later receipt saying it was not delivered."""
-    return new_event(
-        message.tenant_id,
-        f"gd_send_{message.channel}_failure",
-        now,
-        _ctx(message),
-        description=f"The {message.channel} message could not be sent: {reason}"
-        + (" Trying the next provider." if failover else ""),
-        client_id=message.client_id,
-        user_id=message.user_id,
-        details={
-            "provider": provider,
-            "to": mask(message.recipient),
-            "message_id": message.id,
-            "failover": failover,
-            "failure_details": {"errorCode": code or "error_sending_sms", "message": reason},
-            "provider_error": {"errorCode": code, "message": reason} if code else None,
-        },
-    )
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -121,6 +81,7 @@ class Dispatcher:
         interval: float = 2.0,
         max_parallel: int = 8,
         callback_base: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow = uow
         self._registry = registry
@@ -133,6 +94,8 @@ class Dispatcher:
         self._lock = asyncio.Lock()
         self._again = False
         self._batch = max_parallel
+        self._metrics = metrics
+        self._token = ids.random_token(24)  # this dispatcher's lease token
 
     def kick(self) -> None:
         self._wake.set()
@@ -152,7 +115,7 @@ class Dispatcher:
                 self._again = False
                 async with self._uow() as uow:
                     batch = await uow.outbox.claim_due(
-                        self._clock.now(), LEASE_SECONDS, self._batch
+                        self._clock.now(), LEASE_SECONDS, self._batch, self._token
                     )
                 if not batch:
                     if self._again:
@@ -160,7 +123,7 @@ class Dispatcher:
                     break
                 await asyncio.gather(*(self._guarded(m) for m in batch))
                 handled += len(batch)
-            await self._send_feedback(FEEDBACK_BATCH)
+            await send_feedback(self._uow, self._chain)
             return handled
 
     async def _guarded(self, message: OutboxMessage) -> None:
@@ -217,20 +180,31 @@ class Dispatcher:
                 )
                 return
             attempt = await self._begin(message, step, position)
+            if attempt is None:
+                log.warning("message %s was taken over by another dispatcher", message.id)
+                return
+            started = time.perf_counter()
             try:
                 built = self._chain.build(step)
-                result = await send_through(
-                    built, replace(outgoing, callback_url=self._callback(built.name))
-                )
+                async with asyncio.timeout(SEND_BUDGET_SECONDS):
+                    result = await send_through(
+                        built, replace(outgoing, callback_url=self._callback(built.name))
+                    )
             except ProviderError as exc:
                 error: ProviderError = exc
+            except TimeoutError:
+                error = Retryable(
+                    f"{step.label} did not answer within {SEND_BUDGET_SECONDS:g} s", code="timeout"
+                )
             except Exception as exc:
                 # An unknown failure counts as transient; the type is logged, never the payload.
                 log.exception("provider %s raised unexpectedly", step.label)
                 error = Retryable(f"unexpected {type(exc).__name__}")
             else:
+                self._observe(step, message, "sent", started)
                 await self._sent(message, attempt, built, result, position, step)
                 return
+            self._observe(step, message, _outcome(error), started)
             # A rejection is final for the message: no other provider is tried.
             failover = position + 1 < len(plan.steps) and not isinstance(error, Rejected)
             await self._attempt_failed(message, attempt, step, error, failover=failover)
@@ -246,6 +220,16 @@ class Dispatcher:
         else:
             assert last is not None
             await self._fail(message, label, last.message, "failed", last.code)
+
+    def _observe(self, step: Step, message: OutboxMessage, outcome: str, started: float) -> None:
+        if self._metrics is not None:
+            self._metrics.observe_provider(
+                step.kind, message.channel, outcome, time.perf_counter() - started
+            )
+
+    def _count(self, message: OutboxMessage, provider: str | None, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.record_message(provider, message.channel, message.recipient, outcome)
 
     def _callback(self, provider: str) -> str | None:
         # Receipts need an address the vendor can reach: only with PHONEGATE_PUBLIC_URL.
@@ -311,16 +295,23 @@ class Dispatcher:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
-    async def _begin(self, message: OutboxMessage, step: Step, position: int) -> str:
+    async def _begin(self, message: OutboxMessage, step: Step, position: int) -> str | None:
+        """Renew the lease and record the attempt; None when another dispatcher holds the
+        message now (this one's lease lapsed), which must then not send it."""
+        now = self._clock.now()
         attempt = DeliveryAttempt(
             id=ids.prefixed("att"),
             tenant_id=message.tenant_id,
             message_id=message.id,
             provider=step.label,
             position=position,
-            started_at=self._clock.now(),
+            started_at=now,
         )
         async with self._uow() as uow:
+            if not await uow.outbox.renew(
+                message.id, self._token, now + timedelta(seconds=LEASE_SECONDS)
+            ):
+                return None
             await uow.delivery_attempts.add(attempt)
         return attempt.id
 
@@ -359,24 +350,8 @@ class Dispatcher:
                 now=now,
                 provider_message_id=result.provider_message_id,
             )
-            await uow.events.add(
-                new_event(
-                    message.tenant_id,
-                    f"gd_send_{message.channel}",
-                    now,
-                    _ctx(message),
-                    client_id=message.client_id,
-                    user_id=message.user_id,
-                    details={
-                        "provider": result.provider,
-                        "provider_label": step.label,
-                        "to": mask(message.recipient),
-                        "message_id": message.id,
-                        "attempt": position + 1,
-                        "failover": position > 0,
-                    },
-                )
-            )
+            await uow.events.add(sent_event(message, result.provider, step.label, position, now))
+        self._count(message, step.kind, "sent")
 
     async def _attempt_failed(
         self,
@@ -400,7 +375,7 @@ class Dispatcher:
                     failure_event(message, step.label, exc.message, exc.code, now, failover=True)
                 )
             if isinstance(exc, Misconfigured):
-                await uow.events.add(self._admin_event(message, step.label, exc.message))
+                await uow.events.add(admin_event(message, step.label, exc.message, now))
 
     async def _retry(self, message: OutboxMessage, provider: str, exc: Retryable) -> None:
         delay = exc.retry_after if exc.retry_after is not None else min(2**message.attempts, 60)
@@ -410,12 +385,13 @@ class Dispatcher:
             return
         async with self._uow() as uow:
             await uow.outbox.reschedule(message.id, next_try, exc.message)
+        self._count(message, provider, "retried")
 
     async def _misconfigured(
         self, message: OutboxMessage, provider: str | None, reason: str
     ) -> None:
         async with self._uow() as uow:
-            await uow.events.add(self._admin_event(message, provider, reason))
+            await uow.events.add(admin_event(message, provider, reason, self._clock.now()))
         await self._fail(message, provider, reason, "failed", "misconfigured")
 
     async def _fail(
@@ -429,41 +405,5 @@ class Dispatcher:
         async with self._uow() as uow:
             await uow.outbox.mark_failed(message.id, provider, reason, status)
             await uow.events.add(failure_event(message, provider, reason, code, self._clock.now()))
+        self._count(message, provider, "expired" if status == "expired" else "failed")
         log.warning("message %s not delivered (%s): %s", message.id, provider, reason)
-
-    def _admin_event(self, message: OutboxMessage, provider: str | None, reason: str) -> LogEvent:
-        return new_event(
-            message.tenant_id,
-            "pg_provider_misconfigured",
-            self._clock.now(),
-            description=f"Phone messages cannot be sent: {reason}",
-            details={"provider": provider, "message_id": message.id, "channel": message.channel},
-        )
-
-    # -- feedback --------------------------------------------------------------------------
-
-    async def _send_feedback(self, limit: int) -> None:
-        """Tell providers that want it that their code was used (Twilio Verify's Fraud Guard
-        learns from these). Best effort: a failure is logged and not retried."""
-        async with self._uow() as uow:
-            due = await uow.outbox.feedback_due(limit)
-        for message in due:
-            status = "done"
-            try:
-                async with self._uow() as uow:
-                    row = (
-                        await uow.phone_providers.get(message.tenant_id, message.provider_config_id)
-                        if message.provider_config_id
-                        else None
-                    )
-                if row is not None:
-                    built = self._chain.build(Step(row.name, "", frozenset(), row=row))
-                    if isinstance(built.provider, FeedbackReporter):
-                        await built.provider.report_success(
-                            message.recipient, message.provider_message_id
-                        )
-            except Exception:
-                status = "failed"
-                log.warning("feedback for message %s could not be sent", message.id)
-            async with self._uow() as uow:
-                await uow.outbox.set_feedback(message.id, status)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phonegate.clock import Clock
-from phonegate.domain.ports import Counters, HostedCheck, PasswordHasher, ProviderCatalog
+from phonegate.domain.ports import (
+    Counters,
+    HostedCheck,
+    MetricsSink,
+    PasswordHasher,
+    ProviderCatalog,
+)
 from phonegate.keys import KeyRing
 
 
@@ -27,3 +33,4 @@ class DomainDeps:
     # Shared counters (Redis) when several processes run; None: the database's, in the
     # request's own transaction.
     counters: Counters | None = None
+    metrics: MetricsSink | None = None

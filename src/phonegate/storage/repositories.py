@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,10 +22,12 @@ from phonegate.domain.models import (
     Action,
     Application,
     Challenge,
+    Connection,
     DeliveryAttempt,
     InboxMessage,
     LogEvent,
     OutboxMessage,
+    PasswordlessCode,
     PhoneAuthenticator,
     PhoneProvider,
     PhoneTemplate,
@@ -58,6 +62,10 @@ def _rowcount(result: Any) -> int:
 class _Repo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+
+    def _insert(self, table: sa.Table) -> Any:
+        # INSERT … ON CONFLICT is spelled alike on both databases, from different modules.
+        return (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 class SqlTenantRepo(_Repo):
@@ -187,6 +195,10 @@ class SqlApplicationRepo(_Repo):
         )
 
 
+def _email_key(user: User) -> str | None:
+    return user.email.lower() if user.email is not None else None
+
+
 class SqlUserRepo(_Repo):
     async def get(self, tenant_id: str, user_id: str) -> User | None:
         c = t.users.c
@@ -206,22 +218,32 @@ class SqlUserRepo(_Repo):
         ).first()
         return _row_to(User, row) if row else None
 
+    async def get_by_phone(self, tenant_id: str, connection: str, phone_number: str) -> User | None:
+        c = t.users.c
+        row = (
+            await self.conn.execute(
+                sa.select(t.users).where(
+                    c.tenant_id == tenant_id,
+                    c.connection == connection,
+                    c.phone_number == phone_number,
+                )
+            )
+        ).first()
+        return _row_to(User, row) if row else None
+
     async def add(self, user: User) -> None:
-        values = asdict(user)
-        values.pop("connection")
-        await self.conn.execute(t.users.insert().values(email_key=user.email.lower(), **values))
+        await self.conn.execute(t.users.insert().values(email_key=_email_key(user), **asdict(user)))
 
     async def update(self, user: User) -> None:
-        values = asdict(user)
-        values.pop("connection")
         await self.conn.execute(
             t.users.update()
             .where(t.users.c.user_id == user.user_id, t.users.c.tenant_id == user.tenant_id)
-            .values(email_key=user.email.lower(), **values)
+            .values(email_key=_email_key(user), **asdict(user))
         )
 
     async def delete(self, tenant_id: str, user_id: str) -> bool:
-        for table in (t.challenges, t.recovery_codes, t.phone_authenticators):
+        tables = (t.challenges, t.recovery_codes, t.phone_authenticators, t.passwordless_codes)
+        for table in tables:
             await self.conn.execute(
                 table.delete().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id)
             )
@@ -359,7 +381,38 @@ class SqlRecoveryCodeRepo(_Repo):
         )
 
 
-class SqlChallengeRepo(_Repo):
+class _SingleUseCodes(_Repo):
+    """The guarded writes of a table of one-time codes (challenges, passwordless codes)."""
+
+    table: sa.Table
+
+    async def try_count_attempt(self, code_id: str, now: datetime) -> bool:
+        # Counted before the compare, in its own statement: a guess is spent even if the
+        # request dies afterwards, and the row lock orders concurrent submissions.
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(
+                c.id == code_id,
+                c.consumed_at.is_(None),
+                c.attempts < c.max_attempts,
+                c.expires_at > now,
+            )
+            .values(attempts=c.attempts + 1)
+        )
+        return _rowcount(result) == 1
+
+    async def try_consume(self, code_id: str, now: datetime) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.id == code_id, c.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
+        return _rowcount(result) == 1
+
+
+class SqlChallengeRepo(_SingleUseCodes):
     table = t.challenges
 
     async def add(self, challenge: Challenge, oob_hash: str) -> None:
@@ -383,30 +436,103 @@ class SqlChallengeRepo(_Repo):
         ).first()
         return _row_to(Challenge, row) if row else None
 
-    async def try_count_attempt(self, challenge_id: str, now: datetime) -> bool:
-        # Counted before the compare, in its own statement: a guess is spent even if the
-        # request dies afterwards, and the row lock orders concurrent submissions.
+
+class SqlPasswordlessCodeRepo(_SingleUseCodes):
+    table = t.passwordless_codes
+
+    async def get(
+        self, tenant_id: str, connection_id: str, phone_number: str
+    ) -> PasswordlessCode | None:
         c = self.table.c
-        result = await self.conn.execute(
-            self.table.update()
-            .where(
-                c.id == challenge_id,
-                c.consumed_at.is_(None),
-                c.attempts < c.max_attempts,
-                c.expires_at > now,
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(
+                    c.tenant_id == tenant_id,
+                    c.connection_id == connection_id,
+                    c.phone_number == phone_number,
+                )
             )
-            .values(attempts=c.attempts + 1)
+        ).first()
+        return _row_to(PasswordlessCode, row) if row else None
+
+    async def replace(self, code: PasswordlessCode) -> None:
+        c = self.table.c
+        values = asdict(code)
+        phone = {"tenant_id", "connection_id", "phone_number"}
+        await self.conn.execute(
+            self._insert(self.table)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=[c.tenant_id, c.connection_id, c.phone_number],
+                set_={k: v for k, v in values.items() if k not in phone},
+            )
+        )
+
+
+class SqlConnectionRepo(_Repo):
+    table = t.connections
+
+    async def _one(self, tenant_id: str, where: Any) -> Connection | None:
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(self.table.c.tenant_id == tenant_id, where)
+            )
+        ).first()
+        return _row_to(Connection, row) if row else None
+
+    async def list(self, tenant_id: str) -> list[Connection]:
+        c = self.table.c
+        rows = await self.conn.execute(
+            sa.select(self.table).where(c.tenant_id == tenant_id).order_by(c.created_at, c.id)
+        )
+        return [_row_to(Connection, r) for r in rows]
+
+    async def get(self, tenant_id: str, connection_id: str) -> Connection | None:
+        return await self._one(tenant_id, self.table.c.id == connection_id)
+
+    async def get_by_name(self, tenant_id: str, name: str) -> Connection | None:
+        return await self._one(tenant_id, self.table.c.name == name)
+
+    async def add(self, connection: Connection) -> bool:
+        # ON CONFLICT DO NOTHING: of two concurrent creations one inserts, the other is told.
+        result = await self.conn.execute(
+            self._insert(self.table).values(**asdict(connection)).on_conflict_do_nothing()
         )
         return _rowcount(result) == 1
 
-    async def try_consume(self, challenge_id: str, now: datetime) -> bool:
+    async def update(self, connection: Connection) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == connection.tenant_id, c.id == connection.id)
+            .values(
+                options=connection.options,
+                enabled_clients=connection.enabled_clients,
+                updated_at=connection.updated_at,
+            )
+        )
+
+    async def delete(self, tenant_id: str, connection_id: str) -> bool:
+        codes = t.passwordless_codes.c
+        await self.conn.execute(
+            t.passwordless_codes.delete().where(
+                codes.tenant_id == tenant_id, codes.connection_id == connection_id
+            )
+        )
         c = self.table.c
         result = await self.conn.execute(
-            self.table.update()
-            .where(c.id == challenge_id, c.consumed_at.is_(None))
-            .values(consumed_at=now)
+            self.table.delete().where(c.tenant_id == tenant_id, c.id == connection_id)
         )
         return _rowcount(result) == 1
+
+
+OUTBOX_BACKLOG = (
+    sa.select(
+        t.outbox_messages.c.channel, sa.func.count(), sa.func.min(t.outbox_messages.c.created_at)
+    )
+    .where(t.outbox_messages.c.status.in_(("pending", "sending")))
+    .group_by(t.outbox_messages.c.channel)
+)
 
 
 class SqlOutboxRepo(_Repo):
@@ -416,10 +542,11 @@ class SqlOutboxRepo(_Repo):
         await self.conn.execute(self.table.insert().values(**asdict(message)))
 
     async def claim_due(
-        self, now: datetime, lease_seconds: float, limit: int
+        self, now: datetime, lease_seconds: float, limit: int, token: str = ""
     ) -> list[OutboxMessage]:
-        """Claim due messages with a lease: a dispatcher that dies mid-send leaves the
-        message to be claimed again once the lease runs out, so nothing is lost."""
+        """Claim due messages with a lease held under ``token``: a dispatcher that dies
+        mid-send leaves the message to be claimed again once the lease runs out, so nothing
+        is lost."""
         c = self.table.c
         due = sa.or_(
             sa.and_(c.status == "pending", c.not_before <= now),
@@ -440,7 +567,12 @@ class SqlOutboxRepo(_Repo):
             result = await self.conn.execute(
                 self.table.update()
                 .where(c.id == message_id, due)
-                .values(status="sending", claimed_until=until, attempts=c.attempts + 1)
+                .values(
+                    status="sending",
+                    claimed_until=until,
+                    claim_token=token or None,
+                    attempts=c.attempts + 1,
+                )
             )
             if _rowcount(result) == 1:
                 row = (
@@ -448,6 +580,16 @@ class SqlOutboxRepo(_Repo):
                 ).one()
                 claimed.append(_row_to(OutboxMessage, row))
         return claimed
+
+    async def renew(self, message_id: str, token: str, until: datetime) -> bool:
+        """Extend a lease only while ``token`` still holds it."""
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.id == message_id, c.status == "sending", c.claim_token == token)
+            .values(claimed_until=until)
+        )
+        return _rowcount(result) == 1
 
     async def mark_sent(
         self, message_id: str, provider: str, provider_message_id: str | None, now: datetime
@@ -548,12 +690,38 @@ class SqlOutboxRepo(_Repo):
         )
         return [_row_to(OutboxMessage, r) for r in rows]
 
-    async def feedback_due(self, limit: int) -> list[OutboxMessage]:
+    async def backlog(self) -> tuple[dict[str, int], datetime | None]:
+        """Messages waiting or being sent, by channel, and when the oldest was created;
+        filters on the leading column of ix_outbox_due, so only the backlog is read."""
+        rows = (await self.conn.execute(OUTBOX_BACKLOG)).all()
+        oldest = min((as_utc(row[2]) for row in rows), default=None)  # SQLite returns naive
+        return {row[0]: row[1] for row in rows}, oldest
+
+    async def claim_feedback(self, limit: int) -> list[OutboxMessage]:
+        """Claim due feedback, each message by one dispatcher only (a guarded UPDATE)."""
         c = self.table.c
-        rows = await self.conn.execute(
-            sa.select(self.table).where(c.feedback_status == "due").limit(limit)
+        ids_ = (
+            (
+                await self.conn.execute(
+                    sa.select(c.id).where(c.feedback_status == "due").limit(limit)
+                )
+            )
+            .scalars()
+            .all()
         )
-        return [_row_to(OutboxMessage, r) for r in rows]
+        claimed: list[OutboxMessage] = []
+        for message_id in ids_:
+            result = await self.conn.execute(
+                self.table.update()
+                .where(c.id == message_id, c.feedback_status == "due")
+                .values(feedback_status="sending")
+            )
+            if _rowcount(result) == 1:
+                row = (
+                    await self.conn.execute(sa.select(self.table).where(c.id == message_id))
+                ).one()
+                claimed.append(_row_to(OutboxMessage, row))
+        return claimed
 
     async def set_feedback(self, message_id: str, status: str) -> None:
         await self.conn.execute(
@@ -610,7 +778,9 @@ class SqlDeliveryAttemptRepo(_Repo):
     async def for_message(self, message_id: str) -> list[DeliveryAttempt]:
         c = self.table.c
         rows = await self.conn.execute(
-            sa.select(self.table).where(c.message_id == message_id).order_by(c.started_at, c.id)
+            sa.select(self.table)
+            .where(c.message_id == message_id)
+            .order_by(c.started_at, c.position, c.id)
         )
         return [_row_to(DeliveryAttempt, r) for r in rows]
 
@@ -882,6 +1052,8 @@ class SqlUnitOfWork:
         self.phone_providers = SqlPhoneProviderRepo(conn)
         self.phone_templates = SqlPhoneTemplateRepo(conn)
         self.actions = SqlActionRepo(conn)
+        self.connections = SqlConnectionRepo(conn)
+        self.passwordless_codes = SqlPasswordlessCodeRepo(conn)
         self.counters = SqlCounters(conn)
         self.log_search = SqlLogSearch(conn)
         self.log_streams = SqlLogStreamRepo(conn)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from phonegate.domain.models import DATABASE_CONNECTION
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -80,8 +82,10 @@ users = sa.Table(
     metadata,
     sa.Column("user_id", sa.String(64), primary_key=True),
     sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
-    sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("email_key", sa.String(320), nullable=False),  # lower-cased, for uniqueness
+    # NULL for users of the passwordless sms connection; unique only where set (NULLs are
+    # distinct in unique constraints on SQLite and PostgreSQL alike).
+    sa.Column("email", sa.String(320)),
+    sa.Column("email_key", sa.String(320)),  # lower-cased, for uniqueness
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("email_verified", sa.Boolean, nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
@@ -93,7 +97,54 @@ users = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("last_login", TS),
     sa.Column("logins_count", sa.Integer, nullable=False, default=0),
+    sa.Column("connection", sa.String(128), nullable=False, server_default=DATABASE_CONNECTION),
+    sa.Column("phone_number", sa.String(32)),  # E.164
+    sa.Column("phone_verified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("tenant_id", "email_key", name="uq_users_tenant_email"),
+    # One user per number and connection, for the users that have a number.
+    sa.UniqueConstraint(
+        "tenant_id", "connection", "phone_number", name="uq_users_tenant_connection_phone"
+    ),
+)
+
+# The tenant's passwordless sms connection (the database connection is built in).
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("strategy", sa.String(32), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("enabled_clients", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name", name="uq_connections_tenant_name"),
+    # One connection per strategy and tenant: two concurrent creations cannot both win.
+    sa.UniqueConstraint("tenant_id", "strategy", name="uq_connections_tenant_strategy"),
+)
+
+# The live code of each phone: /passwordless/start replaces the row, so a new code
+# invalidates every earlier one. No foreign key to users: a first login creates the user.
+passwordless_codes = sa.Table(
+    "passwordless_codes",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("connection_id", sa.String(40), sa.ForeignKey("connections.id"), nullable=False),
+    sa.Column("phone_number", sa.String(32), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("code_hash", sa.String(128), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("consumed_at", TS),
+    sa.UniqueConstraint(
+        "tenant_id", "connection_id", "phone_number", name="uq_passwordless_codes_phone"
+    ),
 )
 
 phone_authenticators = sa.Table(
@@ -159,6 +210,9 @@ outbox_messages = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("not_before", TS, nullable=False),
     sa.Column("claimed_until", TS),
+    # Who holds the lease: a dispatcher renews it before each attempt only while it is
+    # still its own, so two dispatchers never send one message at the same time.
+    sa.Column("claim_token", sa.String(32)),
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("sent_at", TS),

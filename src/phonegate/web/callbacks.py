@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from phonegate.container import Container
-from phonegate.delivery.dispatcher import failure_event
+from phonegate.delivery.delivery_events import failure_event
 from phonegate.domain.models import OutboxMessage
 from phonegate.domain.phone_providers import open_sealed, spec_for
 from phonegate.domain.ports import UnitOfWork
