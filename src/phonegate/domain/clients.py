@@ -15,6 +15,7 @@ GRANT_MFA_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
 GRANT_MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
 GRANT_MFA_RECOVERY = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_PASSWORDLESS_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
 CONFIDENTIAL_TYPES = ("regular_web", "non_interactive")
 SECRET_HASH_ID = "sha256"  # noqa: S105 - a hash scheme name
 

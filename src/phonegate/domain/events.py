@@ -5,7 +5,7 @@ Events never carry a code, a secret or a full phone number: numbers are masked f
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from phonegate import ids
@@ -43,6 +43,11 @@ CATALOGUE: dict[str, str] = {
     "pg_budget_warning": "The tenant's daily message budget is nearly spent",
     "pg_budget_exceeded": "The tenant's daily message budget is spent",
     "pg_provider_misconfigured": "A phone provider is misconfigured; messages cannot be sent",
+    "pg_log_stream_suspended": "A log stream was suspended after repeated delivery failures",
+    "pg_alert": "An alert rule's threshold was exceeded",
+    "cs": "Passwordless login code has been sent",
+    "fepotpft": "Failed exchange of Passwordless OTP for Access Token",
+    "api_limit": "The rate limit of an API endpoint was reached",
     "ss": "User created",
     "du": "User deleted",
 }
@@ -79,3 +84,28 @@ def new_event(
         connection=connection,
         details=details or {},
     )
+
+
+def entry(event: LogEvent, tenant_name: str | None = None) -> dict[str, Any]:
+    """An event in Auth0's log entry shape (the logs API; log streams wrap it as
+    ``{"log_id", "data"}``). Fields the event does not have are left out, as Auth0 does;
+    dates have milliseconds and a Z (``2016-02-23T19:57:29.532Z``)."""
+    data: dict[str, Any] = {
+        "date": event.date.astimezone(UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "type": event.type,
+        "description": event.description,
+        "client_id": event.client_id,
+        "client_name": event.client_name,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "user_id": event.user_id,
+        "user_name": event.user_name,
+        "connection": event.connection,
+        "details": event.details,
+        "log_id": event.log_id,
+        "_id": event.log_id,
+        "tenant_name": tenant_name,
+    }
+    return {k: v for k, v in data.items() if v is not None}

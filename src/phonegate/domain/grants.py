@@ -37,8 +37,16 @@ MANAGEMENT_SCOPES = (
     "delete:actions",
     "read:phone_messages",
     "read:logs",
+    "read:log_streams",
+    "create:log_streams",
+    "update:log_streams",
+    "delete:log_streams",
     "read:attack_protection",
     "update:attack_protection",
+    "read:connections",
+    "create:connections",
+    "update:connections",
+    "delete:connections",
 )
 
 

@@ -64,7 +64,7 @@ class Application:
 class User:
     tenant_id: str
     user_id: str
-    email: str
+    email: str | None  # None for users of the passwordless ``sms`` connection
     password_hash: str
     email_verified: bool
     name: str
@@ -77,6 +77,8 @@ class User:
     last_login: datetime | None = None
     logins_count: int = 0
     connection: str = DATABASE_CONNECTION
+    phone_number: str | None = None  # E.164; the identifier of ``sms`` connection users
+    phone_verified: bool = False
 
 
 @dataclass(slots=True)
@@ -122,6 +124,42 @@ class Challenge:
     consumed_at: datetime | None
     # Set on an enrollment challenge that also creates the user's first recovery code.
     recovery_code_id: str | None = None
+
+
+@dataclass(slots=True)
+class Connection:
+    """A tenant's identity source (Auth0's connection). phonegate stores its passwordless
+    ``sms`` connection; the database connection is built in and has no row.
+    ``enabled_clients`` None means every application of the tenant may use it."""
+
+    id: str  # con_<16 chars>
+    tenant_id: str
+    name: str
+    strategy: str  # "sms", or "auth0" for the database connection
+    options: dict[str, Any]
+    enabled_clients: list[str] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class PasswordlessCode:
+    """The live passwordless code of one phone on one connection; a new code replaces the
+    row. ``user_id`` is the user's, or the id the first login will sign the user up with."""
+
+    id: str  # 24 hex characters: the ``_id`` of the /passwordless/start answer
+    tenant_id: str
+    connection_id: str
+    phone_number: str  # E.164
+    user_id: str
+    client_id: str
+    code_hash: str
+    key_id: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int
+    max_attempts: int
+    consumed_at: datetime | None
 
 
 ProviderRole = Literal["branding", "guardian", "fallback"]
@@ -273,3 +311,27 @@ class RequestContext:
     host: str = "localhost"
     # Language preferences in order: ui_locales, x-request-language, Accept-Language.
     languages: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class LogStream:
+    """An operator's log stream (Auth0's ``http`` type). ``sink`` holds the non-secret sink
+    settings in Auth0's names; ``secrets`` is the sealed JSON of the Authorization value and
+    the signing secret. ``cursor`` is the last delivered log_id: events after it go next."""
+
+    id: str  # lst_<16 chars>
+    tenant_id: str
+    name: str
+    type: str
+    status: str  # active | paused | suspended (set by the shipper after repeated failure)
+    sink: dict[str, Any]
+    secrets: str | None
+    filters: list[dict[str, str]]
+    cursor: str
+    created_at: datetime
+    updated_at: datetime
+    is_priority: bool = False
+    failures: int = 0  # consecutive failed batches
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    claimed_until: datetime | None = None  # a shipper's lease

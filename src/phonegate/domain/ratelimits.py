@@ -66,6 +66,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
 
 TOO_MANY_SMS = "Too many SMS sent by the user. Wait for some minutes before retrying."
 TOO_MANY_FAILED = "Too many failed codes. Wait for some minutes before retrying."
+TOO_MANY_FROM_IP = "Too many requests from this IP address. Wait for some minutes before retrying."
 
 
 def effective(tenant: Tenant) -> dict[str, Any]:
@@ -147,7 +148,8 @@ def _refused(
     error_code: str,
     limit_name: str,
 ) -> TooManyRequests:
-    wait = 60 if math.isinf(retry_after) else max(1, math.ceil(retry_after))
+    # Round up to whole seconds, but not for float noise (1.0000000000002 is 1).
+    wait = 60 if math.isinf(retry_after) else max(1, math.ceil(round(retry_after, 6)))
     refused = TooManyRequests(
         description,
         error_code=error_code,
@@ -235,11 +237,12 @@ async def reserve_send(
     r = Reservation(counters, epoch)
     ten = tenant.id
     ip = ctx.ip or "unknown"
-    if await counters.blocked_until(f"{ten}:ip-block:{ip}", now=epoch) is not None:
+    blocked = await counters.blocked_until(f"{ten}:ip-block:{ip}", now=epoch)
+    if blocked is not None:
         raise _refused(
-            "Too many requests from this IP address. Wait for some minutes before retrying.",
+            TOO_MANY_FROM_IP,
             limits["ip_sends_per_minute"],
-            limits["ip_block_seconds"],
+            blocked - epoch,
             epoch,
             error_code="ip_blocked",
             limit_name="ip",
@@ -249,7 +252,7 @@ async def reserve_send(
             f"{ten}:ip-send:{ip}",
             limits["ip_sends_per_minute"],
             limits["ip_sends_per_minute"] / 60.0,
-            "Too many requests from this IP address. Wait for some minutes before retrying.",
+            TOO_MANY_FROM_IP,
             "ip_blocked",
             "ip",
         ),
@@ -282,13 +285,11 @@ async def reserve_send(
     for key, capacity, rate, description, code, name in checks:
         if not await r.take(key, capacity, rate):
             await r.release()
+            wait = r.last_retry_after
             if name == "ip" and limits["ip_block_seconds"] > 0:
-                await counters.block(
-                    f"{ten}:ip-block:{ip}", until=epoch + limits["ip_block_seconds"], now=epoch
-                )
-            raise _refused(
-                description, capacity, r.last_retry_after, epoch, error_code=code, limit_name=name
-            )
+                wait = limits["ip_block_seconds"]  # the block, not the next token, is the wait
+                await counters.block(f"{ten}:ip-block:{ip}", until=epoch + wait, now=epoch)
+            raise _refused(description, capacity, wait, epoch, error_code=code, limit_name=name)
         if name == "user_send" and channel == "voice" and r.last_remaining == 0:
             # The burst is spent: from here on at most this many calls an hour.
             per_hour = limits["user_voice_per_hour_when_drained"]
@@ -354,6 +355,27 @@ async def reserve_wrong_code(
             limit_name="wrong_code",
         )
     return r
+
+
+async def reserve_passwordless_ip(
+    uow: UnitOfWork, shared: Counters | None, tenant: Tenant, ctx: RequestContext, now: datetime
+) -> None:
+    """Count one ``/passwordless/start`` from the request's IP (Auth0: 50 an hour per IP), or
+    refuse with 429. Every request counts, answered with a code or not: the limit is on
+    requests, so it also bounds how fast one address can probe which numbers have users."""
+    per_hour = effective(tenant)["ip_passwordless_per_hour"]
+    r = Reservation(counters_for(uow, shared), now.timestamp())
+    if not await r.take(
+        f"{tenant.id}:ip-passwordless:{ctx.ip or 'unknown'}", per_hour, per_hour / HOUR
+    ):
+        raise _refused(
+            TOO_MANY_FROM_IP,
+            per_hour,
+            r.last_retry_after,
+            r.now,
+            error_code="too_many_requests",
+            limit_name="ip_passwordless",
+        )
 
 
 # Which log event each refusal writes besides the failed-send event.

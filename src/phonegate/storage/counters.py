@@ -23,6 +23,24 @@ def _least(a: sa.ColumnElement[float], b: float) -> sa.ColumnElement[float]:
     return sa.case((a < b, a), else_=b)
 
 
+def _greatest(a: sa.ColumnElement[float], b: float) -> sa.ColumnElement[float]:
+    return sa.case((a > b, a), else_=b)
+
+
+def _refilled(capacity: int, per_second: float, now: float) -> sa.ColumnElement[float]:
+    # A call stamped before the bucket's last one (another process's clock, or a request
+    # that read the clock before a concurrent one took) adds no time: negative elapsed
+    # time would refuse a token that is there.
+    b = t.rate_buckets
+    elapsed = _greatest(now - b.c.updated_at, 0.0)
+    return _least(b.c.tokens + elapsed * per_second, float(capacity))
+
+
+def _latest_stamp(now: float) -> sa.ColumnElement[float]:
+    # Never move the stamp back, or the next call would count the same seconds twice.
+    return _greatest(t.rate_buckets.c.updated_at, now)
+
+
 class SqlCounters:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -31,23 +49,24 @@ class SqlCounters:
     async def take(
         self, key: str, *, capacity: int, per_second: float, now: float, cost: int = 1
     ) -> Taken:
+        if cost > capacity:
+            return Taken(False, 0, math.inf)
         b = t.rate_buckets
-        refilled = _least(b.c.tokens + (now - b.c.updated_at) * per_second, float(capacity))
+        refilled = _refilled(capacity, per_second, now)
         insert = self._insert(b).values(key=key, tokens=float(capacity - cost), updated_at=now)
         statement = insert.on_conflict_do_update(
             index_elements=[b.c.key],
-            set_={"tokens": refilled - cost, "updated_at": now},
+            set_={"tokens": refilled - cost, "updated_at": _latest_stamp(now)},
             where=refilled >= cost,
         ).returning(b.c.tokens)
-        if cost > capacity:
-            return Taken(False, 0, math.inf)
         row = (await self.conn.execute(statement)).first()
         if row is not None:
             return Taken(True, int(row.tokens), 0.0)
         current = (
             await self.conn.execute(sa.select(b.c.tokens, b.c.updated_at).where(b.c.key == key))
         ).one()
-        tokens = min(capacity, current.tokens + (now - current.updated_at) * per_second)
+        elapsed = max(0.0, now - current.updated_at)
+        tokens = min(capacity, current.tokens + elapsed * per_second)
         wait = (cost - tokens) / per_second if per_second > 0 else math.inf
         return Taken(False, int(tokens), max(wait, 0.0))
 
@@ -55,11 +74,13 @@ class SqlCounters:
         self, key: str, *, capacity: int, per_second: float, now: float, amount: int = 1
     ) -> None:
         b = t.rate_buckets
-        refilled = _least(b.c.tokens + (now - b.c.updated_at) * per_second, float(capacity))
+        refilled = _refilled(capacity, per_second, now)
         await self.conn.execute(
             b.update()
             .where(b.c.key == key)
-            .values(tokens=_least(refilled + amount, float(capacity)), updated_at=now)
+            .values(
+                tokens=_least(refilled + amount, float(capacity)), updated_at=_latest_stamp(now)
+            )
         )
 
     async def block(self, key: str, *, until: float, now: float) -> None:

@@ -8,8 +8,18 @@ from typing import Any
 
 from phonegate.domain.ports import Taken
 
-# KEYS[1] bucket; ARGV: capacity, per_second, now, cost. Returns {allowed, tokens*1000}.
-_TAKE = """
+# Numbers are kept as text with every digit: Lua's tostring keeps 14, and the lost digits
+# of a fractional token (then of its refill) can refuse a token that is there.
+_EXACT = """
+local function exact(x) return string.format('%.17g', x) end
+"""
+
+# KEYS[1] bucket; ARGV: capacity, per_second, now, cost. Returns {allowed, tokens}, the
+# tokens as text: Redis truncates a Lua number to an integer, and Retry-After needs the
+# fraction.
+_TAKE = (
+    _EXACT
+    + """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -22,19 +32,23 @@ if tokens == nil then
   ts = now
 end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+ts = math.max(ts, now)
 local allowed = 0
 if tokens >= cost then
   tokens = tokens - cost
   allowed = 1
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('HSET', KEYS[1], 'tokens', exact(tokens), 'ts', exact(ts))
 local ttl = 86400
 if rate > 0 then ttl = math.ceil(capacity / rate) + 60 end
 redis.call('EXPIRE', KEYS[1], ttl)
-return {allowed, math.floor(tokens * 1000)}
+return {allowed, exact(tokens)}
 """
+)
 
-_GIVE_BACK = """
+_GIVE_BACK = (
+    _EXACT
+    + """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -44,9 +58,10 @@ local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
 if tokens == nil then return 0 end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate + amount)
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('HSET', KEYS[1], 'tokens', exact(tokens), 'ts', exact(math.max(ts, now)))
 return 1
 """
+)
 
 
 class RedisCounters:
@@ -61,10 +76,10 @@ class RedisCounters:
     ) -> Taken:
         if cost > capacity:
             return Taken(False, 0, math.inf)
-        allowed, milli = await self._take(
+        allowed, left = await self._take(
             keys=[self._prefix + "bucket:" + key], args=[capacity, per_second, now, cost]
         )
-        tokens = int(milli) / 1000
+        tokens = float(left)
         if int(allowed) == 1:
             return Taken(True, int(tokens), 0.0)
         wait = (cost - tokens) / per_second if per_second > 0 else math.inf

@@ -7,14 +7,13 @@ The router's prefix is ``/api/v2`` so that the per-user path, which lives under
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from phonegate.domain import logs
+from phonegate.domain import events, logs
 from phonegate.domain.models import LogEvent, Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import NotFound
@@ -26,30 +25,8 @@ router = APIRouter(prefix="/api/v2")
 READ = "read:logs"
 
 
-def _date(value: datetime) -> str:
-    # Auth0 writes milliseconds and a Z: 2016-02-23T19:57:29.532Z.
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def log_json(event: LogEvent, tenant_name: str) -> dict[str, Any]:
-    """One entry; fields the event does not have are left out, as Auth0 does."""
-    entry: dict[str, Any] = {
-        "date": _date(event.date),
-        "type": event.type,
-        "description": event.description,
-        "client_id": event.client_id,
-        "client_name": event.client_name,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "user_id": event.user_id,
-        "user_name": event.user_name,
-        "connection": event.connection,
-        "details": event.details,
-        "log_id": event.log_id,
-        "_id": event.log_id,
-        "tenant_name": tenant_name,
-    }
-    return {k: v for k, v in entry.items() if v is not None}
+    return events.entry(event, tenant_name)
 
 
 async def _search(uow: UnitOfWork, tenant: Tenant, search: logs.Search) -> JSONResponse:
