@@ -29,6 +29,7 @@ DEMO_GRANTS = [
     clients.GRANT_PASSWORD_REALM,
     clients.GRANT_MFA_OOB,
     clients.GRANT_MFA_RECOVERY,
+    clients.GRANT_PASSWORDLESS_OTP,
 ]
 
 

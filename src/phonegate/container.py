@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from phonegate.domain.deps import DomainDeps, Policy
 from phonegate.domain.ports import Counters, UnitOfWork
 from phonegate.errors import PhonegateError
 from phonegate.keys import KeyRing, load_or_create_keyfile, parse_keys
+from phonegate.logstream import retention
 from phonegate.logstream.shipper import Shipper
 from phonegate.metrics import Metrics
 from phonegate.outbound import outbound_client
@@ -34,6 +36,8 @@ from phonegate.tokens import (
     generate_signing_key,
     import_private_key,
 )
+
+HOUSEKEEPING_SECONDS = 3600.0
 
 
 def load_keyring(settings: Settings) -> KeyRing:
@@ -94,8 +98,7 @@ class Container:
         self._parsed: dict[str, SigningKey] = {}
         self._signing_lock = asyncio.Lock()
         self._stop = asyncio.Event()
-        self._background: asyncio.Task[None] | None = None
-        self._shipping: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     def _shared_counters(self, settings: Settings) -> Counters | None:
         """Redis counters when configured (several processes), else the database's."""
@@ -195,22 +198,35 @@ class Container:
         return keys
 
     async def start_background(self) -> None:
-        if self._background is None:
+        """The background work of a process: delivery, log shipping and housekeeping."""
+        if not self._background:
             self._stop.clear()
-            self._background = asyncio.create_task(self.dispatcher.run_forever(self._stop))
-            self._shipping = asyncio.create_task(self.shipper.run_forever(self._stop))
+            self._background = [
+                asyncio.create_task(self.dispatcher.run_forever(self._stop)),
+                asyncio.create_task(self.shipper.run_forever(self._stop)),
+                asyncio.create_task(self._housekeeping()),
+            ]
+
+    async def _housekeeping(self) -> None:
+        """Hourly: purge log events past the retention period (safe in several processes:
+        each batch deletes what is old, whoever runs it)."""
+        while not self._stop.is_set():
+            try:
+                await retention.purge(
+                    self.unit_of_work, self.clock.now(), self.settings.log_retention_days
+                )
+            except Exception:
+                logging.getLogger("phonegate").exception("log retention purge failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=HOUSEKEEPING_SECONDS)
 
     async def aclose(self) -> None:
         self._stop.set()
-        if self._background is not None:
-            self.dispatcher.kick()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._background, timeout=5)
-            self._background = None
-        if self._shipping is not None:
+        self.dispatcher.kick()
+        for task in self._background:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._shipping, timeout=5)
-            self._shipping = None
+                await asyncio.wait_for(task, timeout=5)
+        self._background = []
         await self.http.aclose()
         if self._redis is not None:
             await self._redis.aclose()

@@ -32,8 +32,17 @@ def prefixed(prefix: str, length: int = 22) -> str:
     return f"{prefix}_{random_token(length)}"
 
 
+LOG_ID_TIME_DIGITS = 20
+
+
 def log_id() -> str:
-    # Time-ordered so log pages sort stably: 12 hex chars of nanoseconds, then randomness.
+    # Time-ordered so log pages and log streams read events in order: 20 decimal digits of
+    # nanoseconds since the epoch, then 16 hex characters of randomness.
     import time
 
-    return f"{time.time_ns():020d}{secrets.token_hex(8)}"
+    return f"{time.time_ns():0{LOG_ID_TIME_DIGITS}d}{secrets.token_hex(8)}"
+
+
+def log_id_at(nanoseconds: int) -> str:
+    """The smallest log id of a moment: events before it sort before it (settle windows)."""
+    return f"{nanoseconds:0{LOG_ID_TIME_DIGITS}d}"

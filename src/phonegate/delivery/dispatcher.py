@@ -31,13 +31,12 @@ from phonegate import ids
 from phonegate.clock import Clock
 from phonegate.delivery.chain import Built, ChainBuilder, send_through
 from phonegate.delivery.delivery_events import admin_event, failure_event, sent_event
-from phonegate.delivery.dispatch_types import UnitOfWorkFactory
 from phonegate.delivery.feedback import send_feedback
 from phonegate.domain import delivery_plan
 from phonegate.domain.delivery_plan import Step
 from phonegate.domain.models import DeliveryAttempt, OutboxMessage, Tenant
 from phonegate.domain.outbox import Payload, open_payload
-from phonegate.domain.ports import UnitOfWork
+from phonegate.domain.ports import UnitOfWork, UnitOfWorkFactory
 from phonegate.keys import KeyRing
 from phonegate.metrics import Metrics
 from phonegate.providers.base import (

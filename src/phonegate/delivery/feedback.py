@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 
 from phonegate.delivery.chain import ChainBuilder
-from phonegate.delivery.dispatch_types import UnitOfWorkFactory
 from phonegate.domain.delivery_plan import Step
 from phonegate.domain.phone_providers import spec_for
+from phonegate.domain.ports import UnitOfWorkFactory
 from phonegate.providers.base import FeedbackReporter
 
 log = logging.getLogger("phonegate.delivery")

@@ -14,15 +14,15 @@ deletes its pending codes; its users stay, and sign in again once it is re-creat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from phonegate import ids, otp
 from phonegate.domain.deps import DomainDeps
-from phonegate.domain.models import DATABASE_CONNECTION, Connection, Tenant
+from phonegate.domain.models import DATABASE_CONNECTION, Application, Connection, Tenant
 from phonegate.domain.ports import UnitOfWork
-from phonegate.errors import Conflict, InvalidRequest, NotFound
+from phonegate.errors import Conflict, InvalidRequest, NotFound, PhonegateError
 
 SMS = "sms"
 DATABASE_STRATEGY = "auth0"
@@ -238,6 +238,20 @@ async def delete(uow: UnitOfWork, tenant: Tenant, connection_id: str) -> None:
     await uow.connections.delete(tenant.id, connection_id)
 
 
-def usable_by(connection: Connection, client_id: str) -> bool:
-    """Whether this application may sign users in through the connection."""
-    return connection.enabled_clients is None or client_id in connection.enabled_clients
+async def for_passwordless(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    app: Application,
+    name: str,
+    refuse: Callable[[str], PhonegateError],
+) -> Connection:
+    """The passwordless connection of this name, if the application may use it; else the
+    caller's error with Auth0's description of what is wrong."""
+    found = await find(uow, tenant, name)
+    if found is None:
+        raise refuse("Connection does not exist")
+    if found.strategy != SMS:
+        raise refuse("Invalid connection strategy. It must either be a passwordless connection")
+    if found.enabled_clients is not None and app.client_id not in found.enabled_clients:
+        raise refuse("Connection is disabled")
+    return found

@@ -21,7 +21,7 @@ and a phone second factor would prove the same thing twice.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,9 +59,6 @@ START_FIELDS = frozenset(
 # Auth0's own descriptions (its /passwordless/start error table and token-endpoint answers).
 WRONG_CODE = "Wrong phone number or verification code."
 TOO_MANY_ATTEMPTS = "You've reached the maximum number of attempts. Please try to login again."
-CONNECTION_MISSING = "Connection does not exist"
-NOT_PASSWORDLESS = "Invalid connection strategy. It must either be a passwordless connection"
-CONNECTION_DISABLED = "Connection is disabled"
 SIGNUP_DISABLED = "Public signup is disabled"
 _JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array"}
 
@@ -98,24 +95,6 @@ def _sms_user(tenant_id: str, user_id: str, connection: str, e164: str, now: dat
         connection=connection,
         phone_number=e164,
     )
-
-
-async def usable_connection(
-    uow: UnitOfWork,
-    tenant: Tenant,
-    app: Application,
-    name: object,
-    refuse: Callable[[str], PhonegateError],
-) -> Connection:
-    """The passwordless connection of this name, if the application may use it."""
-    found = await connections.find(uow, tenant, name) if isinstance(name, str) else None
-    if found is None:
-        raise refuse(CONNECTION_MISSING)
-    if found.strategy != connections.SMS:
-        raise refuse(NOT_PASSWORDLESS)
-    if not connections.usable_by(found, app.client_id):
-        raise refuse(CONNECTION_DISABLED)
-    return found
 
 
 async def _start_client(uow: UnitOfWork, tenant: Tenant, body: Mapping[str, Any]) -> Application:
@@ -209,7 +188,7 @@ async def start(
     app = await _start_client(uow, tenant, body)
     if not isinstance(body.get("connection"), str) or not body["connection"]:
         raise _bad("bad.connection", "Missing required property: connection")
-    connection = await usable_connection(
+    connection = await connections.for_passwordless(
         uow, tenant, app, body["connection"], lambda problem: _bad("bad.connection", problem)
     )
     number = _number(body.get("phone_number"))
@@ -383,7 +362,7 @@ async def exchange_code(
             raise InvalidRequest(f"Missing required parameter: {name}")
     username, candidate, realm = (str(v) for v in fields.values())
     audience = login.check_audience(body.get("audience"), audiences)
-    connection = await usable_connection(uow, tenant, app, realm, InvalidRequest)
+    connection = await connections.for_passwordless(uow, tenant, app, realm, InvalidRequest)
     options = connections.sms_options(connection)
     now = deps.clock.now()
     record = await _live_code(uow, tenant, connection, username, now)

@@ -7,7 +7,8 @@ writes that report whether they won, which is how single use holds under concurr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -415,3 +416,7 @@ class PasswordHasher(Protocol):
 
 
 JSON = dict[str, Any]
+
+
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+"""Opens one transaction's unit of work (the container's ``unit_of_work``)."""

@@ -16,8 +16,7 @@ from typing import Any
 from phonegate.clock import Clock
 from phonegate.domain.events import new_event
 from phonegate.domain.models import LogEvent
-from phonegate.domain.ports import UnitOfWork
-from phonegate.logstream import UnitOfWorkFactory
+from phonegate.domain.ports import UnitOfWork, UnitOfWorkFactory
 
 RULE_KEYS = ("type", "threshold", "window_seconds")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from phonegate.logstream import UnitOfWorkFactory
+from phonegate.domain.ports import UnitOfWorkFactory
 
 log = logging.getLogger("phonegate.logstream")
 

@@ -30,8 +30,8 @@ from phonegate.clock import Clock
 from phonegate.domain.events import new_event
 from phonegate.domain.log_streams import event_types, open_secrets, retry_delay
 from phonegate.domain.models import LogEvent, LogStream
+from phonegate.domain.ports import UnitOfWorkFactory
 from phonegate.keys import KeyRing
-from phonegate.logstream import UnitOfWorkFactory
 from phonegate.logstream.alerts import SpikeAlerts
 from phonegate.logstream.sinks import HttpSink
 from phonegate.providers.base import ProviderError, Retryable

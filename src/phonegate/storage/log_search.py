@@ -17,6 +17,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
+from phonegate import ids
 from phonegate.clock import as_utc
 from phonegate.domain.logs import DateRange, LogQuery, Match
 from phonegate.domain.models import LogEvent
@@ -68,9 +69,9 @@ def search_statement(
 
 
 def checkpoint_statement(tenant_id: str, after: str, limit: int) -> Select[Any]:
-    # Log ids start with the wall-clock nanoseconds, zero-padded to 20 digits (ids.log_id),
-    # so a 20-digit prefix is a horizon in id order.
-    settled = f"{time.time_ns() - int(SETTLE_SECONDS * 1e9):020d}"
+    # Log ids start with the wall-clock nanoseconds (ids.log_id), so a moment's smallest id
+    # is a horizon in id order: events still settling lie beyond it.
+    settled = ids.log_id_at(time.time_ns() - int(SETTLE_SECONDS * 1e9))
     return (
         sa.select(t.log_events)
         .where(_c.tenant_id == tenant_id, _c.log_id > after, _c.log_id < settled)

@@ -338,6 +338,8 @@ log_events = sa.Table(
     sa.Index("ix_log_events_tenant_date", "tenant_id", "date"),
     sa.Index("ix_log_events_tenant_type_date", "tenant_id", "type", "date"),
     sa.Index("ix_log_events_tenant_user", "tenant_id", "user_id"),
+    # Checkpoint reads (logs API ``from``, log streams) walk one tenant's events in order.
+    sa.Index("ix_log_events_tenant_log_id", "tenant_id", "log_id"),
 )
 
 # Small encrypted values kept per tenant (demo credentials now; provider credentials and

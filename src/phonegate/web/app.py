@@ -14,11 +14,12 @@ from phonegate import __version__
 from phonegate.container import Container
 from phonegate.errors import PhonegateError
 from phonegate.web import callbacks, errors, metrics
-from phonegate.web.auth0 import mfa, token, userinfo, wellknown
+from phonegate.web.auth0 import mfa, passwordless, token, userinfo, wellknown
 from phonegate.web.management import (
     actions,
     attack_protection,
     branding,
+    connections,
     guardian,
     log_streams,
     logs,
@@ -51,9 +52,11 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     for router in (
         token.router,
         mfa.router,
+        passwordless.router,
         userinfo.router,
         wellknown.router,
         users.router,
+        connections.router,
         guardian.router,
         branding.router,
         phone.router,

@@ -1,5 +1,5 @@
-"""``POST /oauth/token``: the password, password-realm, mfa-oob, mfa-recovery-code and
-client_credentials grants (Auth0 Authentication API)."""
+"""``POST /oauth/token``: the password, password-realm, mfa-oob, mfa-recovery-code,
+passwordless/otp and client_credentials grants (Auth0 Authentication API)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from phonegate.container import Container
-from phonegate.domain import challenges, clients, login
+from phonegate.domain import challenges, clients, login, passwordless
 from phonegate.domain.events import new_event
 from phonegate.domain.grants import Audiences, Grant, split_scope
 from phonegate.domain.models import Application, RequestContext, Tenant, User
@@ -33,6 +33,7 @@ SUPPORTED = (
     clients.GRANT_MFA_OOB,
     clients.GRANT_MFA_RECOVERY,
     clients.GRANT_CLIENT_CREDENTIALS,
+    clients.GRANT_PASSWORDLESS_OTP,
 )
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Token-exchange log events (success, failure) by grant; password logins log s/fp/fu.
@@ -40,6 +41,8 @@ EXCHANGE_EVENTS: dict[str, tuple[str | None, str | None]] = {
     clients.GRANT_CLIENT_CREDENTIALS: ("seccft", "feccft"),
     clients.GRANT_MFA_OOB: ("seoobft", "feoobft"),
     clients.GRANT_MFA_RECOVERY: ("sercft", "fercft"),
+    # A passwordless login logs s; Auth0 has no success code of its own for the exchange.
+    clients.GRANT_PASSWORDLESS_OTP: (None, "fepotpft"),
 }
 
 
@@ -166,6 +169,8 @@ async def _user_grant(
             ctx,
             realm_required=grant_type == clients.GRANT_PASSWORD_REALM,
         )
+    if grant_type == clients.GRANT_PASSWORDLESS_OTP:
+        return await passwordless.exchange_code(uow, c.deps, tenant, app, body, auds, ctx)
     txn, _ = await challenges.load_transaction(uow, c.deps, tenant, app, body.get("mfa_token"))
     if grant_type == clients.GRANT_MFA_OOB:
         user, _kind = await challenges.verify_oob(uow, c.deps, tenant, app, body, ctx)

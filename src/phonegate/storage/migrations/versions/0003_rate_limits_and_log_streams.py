@@ -63,6 +63,7 @@ def upgrade() -> None:
             "ix_log_events_tenant_type_date", ["tenant_id", "type", "date"], unique=False
         )
         batch_op.create_index("ix_log_events_tenant_user", ["tenant_id", "user_id"], unique=False)
+        batch_op.create_index("ix_log_events_tenant_log_id", ["tenant_id", "log_id"], unique=False)
 
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claim_token", sa.String(length=32), nullable=True))
@@ -86,6 +87,7 @@ def downgrade() -> None:
         batch_op.drop_column("limits")
 
     with op.batch_alter_table("log_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_log_events_tenant_log_id")
         batch_op.drop_index("ix_log_events_tenant_user")
         batch_op.drop_index("ix_log_events_tenant_type_date")
 
