@@ -237,3 +237,22 @@ def test_the_base_url_is_required() -> None:
 async def test_sms_is_the_only_channel(http: httpx.AsyncClient) -> None:
     config = InfobipConfig(api_key=KEY, base_url="https://xyz123.api.infobip.com")
     assert InfobipProvider(config, http).channels == frozenset({"sms"})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"results": 5},
+        {"results": [5, "x", None]},
+        {"results": [{"messageId": "m1", "status": "DELIVERED"}]},
+        {"results": [{"messageId": "m1", "status": {"groupName": "DELIVERED"}, "error": 7}]},
+        {"results": [{"messageId": {"a": 1}, "status": {"groupName": "DELIVERED"}}]},
+        {},
+    ],
+)
+def test_malformed_delivery_reports_give_no_receipt_and_never_raise(
+    body: dict[str, object],
+) -> None:
+    receipts = parse_receipt(body)
+    assert all(r.provider_message_id == "m1" for r in receipts)
+    assert len(receipts) <= 1

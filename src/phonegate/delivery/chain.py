@@ -6,10 +6,13 @@ to send one test message right away and report the provider's own answer.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from phonegate.domain.delivery_plan import Step
+from phonegate.domain.models import PhoneProvider
 from phonegate.domain.phone_providers import open_sealed, spec_for
 from phonegate.keys import KeyRing
 from phonegate.providers.base import (
@@ -28,6 +31,13 @@ class Built:
     provider: Any
     name: str  # the provider's own name, as events and receipts record it
     config_id: str | None  # the row (or action) it was built from
+
+
+def _version(row: PhoneProvider) -> str:
+    # What the instance was built from, not when: two saves within one clock tick must not
+    # leave the old credentials in use. (The sealed credentials change at every save.)
+    material = json.dumps([row.name, row.configuration, row.credentials], sort_keys=True)
+    return f"{row.id}@{hashlib.sha256(material.encode()).hexdigest()[:16]}"
 
 
 class ChainBuilder:
@@ -58,9 +68,7 @@ class ChainBuilder:
             assert step.row is not None
             row = step.row
             spec = spec_for(row, open_sealed(self._keys, row.credentials))
-            instance = self._registry.build(
-                spec.kind, spec.values, cache_key=f"{row.id}@{row.updated_at.isoformat()}"
-            )
+            instance = self._registry.build(spec.kind, spec.values, cache_key=_version(row))
         except (ValueError, KeyError, ImportError) as exc:
             raise Misconfigured(f"the {step.label} configuration is not usable: {exc}") from None
         return Built(instance, spec.kind, row.id)

@@ -153,15 +153,22 @@ def _raise_request_error(response: httpx.Response, body: Mapping[str, Any]) -> N
 
 def parse_receipt(body: Mapping[str, Any]) -> list[Receipt]:
     """Read Infobip's delivery-report webhook: one receipt per result it can map."""
-    receipts = []
-    for result in body.get("results") or []:
+    receipts: list[Receipt] = []
+    results = body.get("results") if isinstance(body, Mapping) else None
+    if not isinstance(results, list):
+        return receipts  # not a delivery report: nothing to read, never a crash
+    for result in results:
         if not isinstance(result, Mapping):
             continue
         message_id = result.get("messageId")
-        status = _REPORT_GROUPS.get(str((result.get("status") or {}).get("groupName")))
-        if not message_id or status is None:
+        state = result.get("status")
+        status = (
+            _REPORT_GROUPS.get(str(state.get("groupName"))) if isinstance(state, Mapping) else None
+        )
+        if not isinstance(message_id, str | int) or not message_id or status is None:
             continue
-        error = result.get("error") or {}
+        error = result.get("error")
+        error = error if isinstance(error, Mapping) else {}
         failed = error.get("groupName", "OK") != "OK"
         receipts.append(
             Receipt(

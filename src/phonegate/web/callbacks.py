@@ -33,7 +33,7 @@ from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest
 from phonegate.providers import infobip, telesign, twilio, vonage
 from phonegate.providers.base import Receipt
-from phonegate.web.requests import _raw_body, container, read_any
+from phonegate.web.requests import container, raw_body, read_any
 
 router = APIRouter(prefix="/callbacks")
 
@@ -180,10 +180,7 @@ async def vonage_status(request: Request) -> Response:
 async def infobip_status(request: Request) -> Response:
     """Delivery reports (JSON ``results``), one receipt per result."""
     data = await read_any(request)
-    try:
-        receipts = infobip.parse_receipt(data) if isinstance(data, dict) else []
-    except (TypeError, AttributeError):  # the parser trusts the shape; a malformed report
-        receipts = []
+    receipts = infobip.parse_receipt(data) if isinstance(data, dict) else []
 
     def authentic(config: BaseModel) -> bool:
         return isinstance(config, infobip.InfobipConfig)
@@ -196,7 +193,7 @@ async def infobip_status(request: Request) -> Response:
 async def telesign_status(request: Request) -> Response:
     """Status callbacks, signed ``Authorization: TSA <customer_id>:<signature>`` over the
     raw body, which is why the body is read as bytes here."""
-    raw = await _raw_body(request, container(request).settings.max_body_bytes)
+    raw = await raw_body(request, container(request).settings.max_body_bytes)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):

@@ -37,7 +37,8 @@ def container(request: Request) -> Container:
     return found
 
 
-async def _raw_body(request: Request, limit: int) -> bytes:
+async def raw_body(request: Request, limit: int) -> bytes:
+    """The body's bytes, refused past ``limit`` before or while it is read."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -91,7 +92,7 @@ def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:
 
 async def read_any(request: Request) -> Any:
     """The body as JSON (any value) or form (a dict); empty body → None."""
-    raw = await _raw_body(request, container(request).settings.max_body_bytes)
+    raw = await raw_body(request, container(request).settings.max_body_bytes)
     if not raw.strip():
         return None
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
