@@ -327,3 +327,42 @@ def test_multiprocess_mode_sums_counters_and_keeps_the_scraped_outbox_gauge(
     sent = {"provider": "twilio", "channel": "sms", "country": "US", "outcome": "sent"}
     assert exposition.value("phonegate_messages_total", **sent) == 2
     assert exposition.value("phonegate_outbox_pending", channel="sms") == 1
+
+
+async def test_the_flows_record_sends_verifications_and_refusals(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    """Not the recording functions this time: a real enrollment, a wrong code, a right code
+    and a refused country, as the dispatcher, the mfa-oob grant and the limiter report them."""
+    await api.enable_mfa()
+    await api.create_user()
+    await api.create_user("bob@example.com")
+    token = await api.mfa_token()
+    r = await api.associate(token)
+    assert r.status_code == 200, r.text
+    oob_code = r.json()["oob_code"]
+    code = await api.last_code()
+    wrong = "000000" if code != "000000" else "111111"
+    assert (await api.oob_grant(token, oob_code, wrong)).status_code == 403
+    assert (await api.oob_grant(token, oob_code, code)).status_code == 200
+    r = await api.mgmt(
+        "PATCH", "/attack-protection/phone-limits", json={"countries": {"sms": {"deny": ["GB"]}}}
+    )
+    assert r.status_code == 200, r.text
+    refused = await api.associate(await api.mfa_token("bob@example.com"), phone=UK_PHONE)
+    assert refused.status_code == 400, refused.text
+
+    seen = await scrape(client)
+    assert (
+        seen.value(
+            "phonegate_messages_total",
+            provider="sandbox",
+            channel="sms",
+            country="US",
+            outcome="sent",
+        )
+        >= 1
+    )
+    assert seen.value("phonegate_verifications_total", kind="enrollment", outcome="wrong_code") == 1
+    assert seen.value("phonegate_verifications_total", kind="enrollment", outcome="success") == 1
+    assert seen.value("phonegate_limit_refusals_total", limit="country") == 1

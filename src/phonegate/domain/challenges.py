@@ -155,7 +155,7 @@ async def admit_send(
         )
     else:
         try:
-            await ratelimits.reserve_send(
+            reservation = await ratelimits.reserve_send(
                 uow,
                 deps.counters,
                 tenant,
@@ -167,7 +167,12 @@ async def admit_send(
             )
         except TooManyRequests as exc:
             refused = exc
+        else:
+            if reservation.budget_warned and deps.metrics is not None:
+                deps.metrics.record_budget_warning()
     if refused is not None:
+        if deps.metrics is not None:
+            deps.metrics.record_refusal(getattr(refused, "limit", "country"))
         await ratelimits.log_send_refusal(uow, tenant, refused, channel, ctx, now, **who)
         raise refused
 
@@ -300,6 +305,11 @@ async def compose_for_user(
 HOSTED_PREFIX = "hosted:"
 
 
+def _measure(deps: DomainDeps, challenge: Challenge, outcome: str) -> None:
+    if deps.metrics is not None:
+        deps.metrics.record_verification(challenge.kind, outcome)
+
+
 async def _code_matches(
     uow: UnitOfWork,
     deps: DomainDeps,
@@ -422,9 +432,12 @@ async def verify_oob(
     if not await uow.challenges.try_count_attempt(challenge.id, now):
         fresh = await uow.challenges.get(tenant.id, challenge.id)
         if fresh is None or fresh.consumed_at is not None:
+            _measure(deps, challenge, "reused")
             raise InvalidGrant("This oob_code has already been used.")
         if fresh.expires_at <= now:
+            _measure(deps, challenge, "expired")
             raise ExpiredToken("The oob_code is expired. Request a new code.")
+        _measure(deps, challenge, "too_many_attempts")
         raise InvalidGrant(
             "Too many failed codes for this oob_code. Request a new code.",
             error_code="too_many_attempts",
@@ -432,6 +445,9 @@ async def verify_oob(
     try:
         budget = await ratelimits.reserve_wrong_code(uow, deps.counters, tenant, user.user_id, now)
     except TooManyRequests as exc:
+        _measure(deps, challenge, "too_many_attempts")
+        if deps.metrics is not None:
+            deps.metrics.record_refusal("wrong_code")
         await uow.events.add(
             new_event(
                 tenant.id,
@@ -464,9 +480,12 @@ async def verify_oob(
                 details=details,
             )
         )
+        _measure(deps, challenge, "wrong_code")
         raise InvalidGrant("Invalid binding_code.", error_code="invalid_otp")
     if not await uow.challenges.try_consume(challenge.id, now):
+        _measure(deps, challenge, "reused")
         raise InvalidGrant("This oob_code has already been used.")
+    _measure(deps, challenge, "success")
     if challenge.kind == "enrollment":
         await uow.authenticators.try_confirm(tenant.id, auth.id, now)
         if challenge.recovery_code_id:
@@ -533,7 +552,11 @@ async def use_recovery_code(
                 user_name=user.email,
             )
         )
+        if deps.metrics is not None:
+            deps.metrics.record_verification("recovery_code", "wrong_code")
         raise InvalidGrant("Invalid recovery code.", error_code="invalid_recovery_code")
+    if deps.metrics is not None:
+        deps.metrics.record_verification("recovery_code", "success")
     fresh = await add_recovery_code(uow, deps, tenant.id, user.user_id, confirmed=True)
     await uow.events.add(
         new_event(

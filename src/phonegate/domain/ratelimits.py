@@ -173,6 +173,8 @@ class Reservation:
     taken: list[tuple[str, int, float]] = field(default_factory=list)
     last_retry_after: float = 0.0
     last_remaining: int = 0
+    # This take crossed the tenant's daily warning threshold (it happens once a day).
+    budget_warned: bool = False
 
     async def take(self, key: str, capacity: int, per_second: float) -> bool:
         result = await self.counters.take(
@@ -320,6 +322,7 @@ async def reserve_send(
     warn_at = budget - math.ceil(budget * limits["tenant_budget_warning_percent"] / 100)
     if r.last_remaining == warn_at:
         # Exactly one take sees this count: the warning is written once a day.
+        r.budget_warned = True
         await uow.events.add(
             new_event(
                 ten,
