@@ -9,6 +9,7 @@ from phonegate.domain.grants import Audiences, Grant, granted_scope
 from phonegate.domain.models import DATABASE_CONNECTION, Application, RequestContext, Tenant, User
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import AccessDenied, InvalidGrant, InvalidRequest, MfaRequired, PhonegateError
+from phonegate.phone import mask
 from phonegate.tokens import MfaTransaction, seal_mfa_token
 
 
@@ -121,7 +122,8 @@ async def succeed(
             client_id=app.client_id,
             client_name=app.name,
             user_id=user.user_id,
-            user_name=user.email,
-            connection=DATABASE_CONNECTION,
+            # Events never hold a full number: a phone user is named by its masked number.
+            user_name=user.email or (mask(user.phone_number) if user.phone_number else None),
+            connection=user.connection,
         )
     )

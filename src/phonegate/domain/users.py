@@ -180,3 +180,19 @@ async def delete_user(
     if not await uow.users.delete(tenant_id, user_id):
         raise NotFound("The user does not exist.", error_code="inexistent_user")
     await uow.events.add(new_event(tenant_id, "du", deps.clock.now(), ctx, user_id=user_id))
+
+
+def profile_claims(user: User, scopes: list[str]) -> dict[str, Any]:
+    """OpenID Connect standard claims for the scopes granted (ID token and /userinfo)."""
+    claims: dict[str, Any] = {}
+    if "profile" in scopes:
+        claims.update(
+            name=user.name,
+            nickname=user.nickname,
+            updated_at=user.updated_at.isoformat().replace("+00:00", "Z"),
+        )
+    if "email" in scopes and user.email is not None:
+        claims.update(email=user.email, email_verified=user.email_verified)
+    if "phone" in scopes and user.phone_number:
+        claims.update(phone_number=user.phone_number, phone_verified=user.phone_verified)
+    return claims

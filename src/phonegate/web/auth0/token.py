@@ -1,5 +1,6 @@
 """``POST /oauth/token``: the password, password-realm, mfa-oob, mfa-recovery-code,
-passwordless/otp and client_credentials grants (Auth0 Authentication API)."""
+passwordless/otp, client_credentials, authorization_code and refresh_token grants (Auth0
+Authentication API; the last two per RFC 6749 §4.1.3 and §6)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from phonegate.container import Container
-from phonegate.domain import challenges, clients, login, passwordless
+from phonegate.domain import authorization, challenges, clients, login, passwordless, users
 from phonegate.domain.events import new_event
 from phonegate.domain.grants import Audiences, Grant, split_scope
 from phonegate.domain.models import Application, RequestContext, Tenant, User
@@ -34,6 +35,8 @@ SUPPORTED = (
     clients.GRANT_MFA_RECOVERY,
     clients.GRANT_CLIENT_CREDENTIALS,
     clients.GRANT_PASSWORDLESS_OTP,
+    clients.GRANT_AUTHORIZATION_CODE,
+    clients.GRANT_REFRESH_TOKEN,
 )
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Token-exchange log events (success, failure) by grant; password logins log s/fp/fu.
@@ -66,15 +69,8 @@ def _basic_credentials(request: Request, body: dict[str, Any]) -> None:
     body.setdefault("client_secret", unquote(secret))
 
 
-def _id_claims(user: User, amr: list[str]) -> dict[str, Any]:
-    return {
-        "email": user.email,
-        "email_verified": user.email_verified,
-        "name": user.name,
-        "nickname": user.nickname,
-        "updated_at": user.updated_at.isoformat().replace("+00:00", "Z"),
-        "amr": amr,
-    }
+def _id_claims(user: User, scope: str, amr: list[str]) -> dict[str, Any]:
+    return {**users.profile_claims(user, split_scope(scope)), "amr": amr}
 
 
 @router.post("/oauth/token")
@@ -103,7 +99,16 @@ async def token(request: Request) -> JSONResponse:
                 )
                 await _exchange_event(uow, c, tenant.id, success, ctx, app.client_id, app.name)
                 return response
-            grant = await _user_grant(uow, c, tenant, app, grant_type, body, ctx, auds)
+            authorized: authorization.Authorized | None = None
+            if grant_type == clients.GRANT_AUTHORIZATION_CODE:
+                authorized = await authorization.redeem_code(uow, c.deps, tenant, app, body)
+            elif grant_type == clients.GRANT_REFRESH_TOKEN:
+                authorized = await authorization.refresh(uow, c.deps, tenant, app, body)
+            grant = (
+                authorized.grant
+                if authorized
+                else await _user_grant(uow, c, tenant, app, grant_type, body, ctx, auds)
+            )
         except PhonegateError as exc:
             # Name the client only if it exists: the body is not authenticated yet, and
             # logs must not take arbitrary strings from anyone who can send a request.
@@ -129,6 +134,11 @@ async def token(request: Request) -> JSONResponse:
         )
     keys = await c.signing_keys(tenant.id)
     in_mfa_api = grant.audience in auds.mfa
+    id_claims = _id_claims(grant.user, grant.scope, grant.amr)
+    if authorized is not None:
+        id_claims["auth_time"] = int(authorized.auth_time.timestamp())
+        if authorized.nonce:
+            id_claims["nonce"] = authorized.nonce
     result = token_response(
         issuer=issuer(request),
         subject=grant.user.user_id,
@@ -140,11 +150,13 @@ async def token(request: Request) -> JSONResponse:
         ttl=c.settings.mfa_access_token_ttl_seconds
         if in_mfa_api
         else c.settings.access_token_ttl_seconds,
-        id_claims=_id_claims(grant.user, grant.amr),
+        id_claims=_id_claims(grant.user, grant.scope, grant.amr),
         extra_audience=auds.userinfo if "openid" in grant.scope.split() else None,
     )
     if grant.recovery_code:
         result["recovery_code"] = grant.recovery_code
+    if authorized is not None and authorized.refresh_token:
+        result["refresh_token"] = authorized.refresh_token
     return JSONResponse(result, headers=NO_STORE)
 
 

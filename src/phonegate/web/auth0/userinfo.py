@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from phonegate.domain import users
 from phonegate.domain.grants import split_scope
 from phonegate.errors import InvalidToken
 from phonegate.tokens import token_kid, verify
@@ -26,13 +25,4 @@ async def userinfo(request: Request) -> JSONResponse:
     if user is None or user.blocked:
         raise InvalidToken("The user of this token no longer exists or is blocked.")
     scopes = split_scope(claims.get("scope"))
-    body: dict[str, Any] = {"sub": user.user_id}
-    if "profile" in scopes:
-        body.update(
-            name=user.name,
-            nickname=user.nickname,
-            updated_at=user.updated_at.isoformat().replace("+00:00", "Z"),
-        )
-    if "email" in scopes:
-        body.update(email=user.email, email_verified=user.email_verified)
-    return JSONResponse(body)
+    return JSONResponse({"sub": user.user_id, **users.profile_claims(user, scopes)})

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from phonegate.domain import challenges, enrollments, users
 from phonegate.domain.events import new_event
-from phonegate.domain.models import DATABASE_CONNECTION, User
+from phonegate.domain.models import User
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest, NotFound
 from phonegate.phone import mask
@@ -25,27 +25,32 @@ def _iso(value: Any) -> str | None:
 
 
 def user_json(user: User, multifactor: list[str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "user_id": user.user_id,
-        "email": user.email,
-        "email_verified": user.email_verified,
-        "name": user.name,
-        "nickname": user.nickname,
-        "created_at": _iso(user.created_at),
-        "updated_at": _iso(user.updated_at),
-        "identities": [
-            {
-                "connection": DATABASE_CONNECTION,
-                "user_id": user.user_id.split("|", 1)[1],
-                "provider": "auth0",
-                "isSocial": False,
-            }
-        ],
-        "app_metadata": user.app_metadata,
-        "user_metadata": user.user_metadata,
-        "blocked": user.blocked,
-        "logins_count": user.logins_count,
-    }
+    provider, _, identity_id = user.user_id.partition("|")
+    body: dict[str, Any] = {"user_id": user.user_id}
+    if user.email is not None:
+        body.update(email=user.email, email_verified=user.email_verified)
+    if user.phone_number:
+        body.update(phone_number=user.phone_number, phone_verified=user.phone_verified)
+    body.update(
+        {
+            "name": user.name,
+            "nickname": user.nickname,
+            "created_at": _iso(user.created_at),
+            "updated_at": _iso(user.updated_at),
+            "identities": [
+                {
+                    "connection": user.connection,
+                    "user_id": identity_id,
+                    "provider": provider,
+                    "isSocial": False,
+                }
+            ],
+            "app_metadata": user.app_metadata,
+            "user_metadata": user.user_metadata,
+            "blocked": user.blocked,
+            "logins_count": user.logins_count,
+        }
+    )
     if user.last_login:
         body["last_login"] = _iso(user.last_login)
     if multifactor:
