@@ -17,13 +17,11 @@ from fastapi.responses import JSONResponse
 
 from phonegate.clock import as_utc
 from phonegate.domain import actions
-from phonegate.domain.events import new_event
 from phonegate.domain.models import Action
-from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest
 from phonegate.providers.action import ActionConfig, test_run
-from phonegate.web.management.auth import Caller, management_scope
-from phonegate.web.requests import container, read_object, request_context
+from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/actions")
 
@@ -139,23 +137,6 @@ def _flag(request: Request, name: str) -> bool | None:
     return raw.lower() == "true"
 
 
-async def _sapi(
-    uow: UnitOfWork, request: Request, tenant_id: str, caller: Caller, what: str
-) -> None:
-    # The request's method and path only: bodies carry secret values.
-    await uow.events.add(
-        new_event(
-            tenant_id,
-            "sapi",
-            container(request).clock.now(),
-            request_context(request),
-            description=what,
-            client_id=caller.client_id,
-            details={"request": {"method": request.method, "path": request.url.path}},
-        )
-    )
-
-
 @router.get("/triggers")
 async def list_triggers(request: Request) -> JSONResponse:
     async with management_scope(request, READ):
@@ -188,7 +169,7 @@ async def set_bindings(request: Request, trigger_id: str) -> JSONResponse:
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
         body = await read_object(request)
         bound = await actions.set_binding(uow, tenant, trigger_id, body, c.clock.now())
-        await _sapi(uow, request, tenant.id, caller, "Update trigger bindings")
+        await record_write(request, uow, tenant.id, caller, "Update trigger bindings")
         return JSONResponse({"bindings": _bindings_json(trigger_id, bound)})
 
 
@@ -212,7 +193,7 @@ async def create_action(request: Request) -> JSONResponse:
     async with management_scope(request, CREATE) as (uow, tenant, caller):
         body = await read_object(request)
         action = await actions.create(uow, c.deps, tenant.id, body)
-        await _sapi(uow, request, tenant.id, caller, "Create an action")
+        await record_write(request, uow, tenant.id, caller, "Create an action")
         return JSONResponse(action_json(action), status_code=201)
 
 
@@ -228,7 +209,7 @@ async def update_action(request: Request, action_id: str) -> JSONResponse:
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
         body = await read_object(request)
         action = await actions.update(uow, c.deps, tenant.id, action_id, body)
-        await _sapi(uow, request, tenant.id, caller, "Update an action")
+        await record_write(request, uow, tenant.id, caller, "Update an action")
         return JSONResponse(action_json(action))
 
 
@@ -238,7 +219,7 @@ async def delete_action(request: Request, action_id: str) -> Response:
     async with management_scope(request, DELETE) as (uow, tenant, caller):
         force = _flag(request, "force") or False
         await actions.delete(uow, tenant, action_id, force=force, now=c.clock.now())
-        await _sapi(uow, request, tenant.id, caller, "Delete an action")
+        await record_write(request, uow, tenant.id, caller, "Delete an action")
     return Response(status_code=204)
 
 
@@ -247,7 +228,7 @@ async def deploy_action(request: Request, action_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
         action = await actions.deploy(uow, tenant.id, action_id, c.clock.now())
-        await _sapi(uow, request, tenant.id, caller, "Deploy an action")
+        await record_write(request, uow, tenant.id, caller, "Deploy an action")
         return JSONResponse(version_json(action))
 
 

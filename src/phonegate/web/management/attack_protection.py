@@ -12,9 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from phonegate.domain import ratelimits, tenants
-from phonegate.domain.events import new_event
-from phonegate.web.management.auth import management_scope
-from phonegate.web.requests import container, read_object, request_context
+from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/attack-protection")
 
@@ -33,18 +32,7 @@ async def set_limits(request: Request) -> JSONResponse:
         shown = ratelimits.update(tenant, body)
         now = c.clock.now()
         await tenants.save(uow, tenant, now)
-        await uow.events.add(
-            new_event(
-                tenant.id,
-                "sapi",
-                now,
-                request_context(request),
-                description="Update the phone limits",
-                client_id=caller.client_id,
-                details={
-                    "request": {"method": "PATCH", "path": request.url.path},
-                    "fields": sorted(body),
-                },
-            )
+        await record_write(
+            request, uow, tenant.id, caller, "Update the phone limits", fields=sorted(body)
         )
         return JSONResponse(shown)

@@ -10,14 +10,15 @@ from typing import Any
 
 from fastapi import Request
 
+from phonegate.domain.events import new_event
 from phonegate.domain.grants import MANAGEMENT_SCOPES, split_scope
 from phonegate.domain.models import Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InsufficientScope, InvalidToken
 from phonegate.tokens import token_kid, verify
-from phonegate.web.requests import audiences, container, tenant_scope
+from phonegate.web.requests import audiences, container, request_context, tenant_scope
 
-__all__ = ["MANAGEMENT_SCOPES", "Caller", "management_scope"]
+__all__ = ["MANAGEMENT_SCOPES", "Caller", "management_scope", "record_write"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +50,32 @@ async def management_scope(
         if any_of and not granted.intersection(any_of):
             raise InsufficientScope(f"Insufficient scope, expected any of: {','.join(any_of)}")
         yield uow, tenant, Caller(client_id=str(claims.get("azp", "")), scopes=granted)
+
+
+async def record_write(
+    request: Request,
+    uow: UnitOfWork,
+    tenant_id: str,
+    caller: Caller,
+    description: str,
+    *,
+    user_id: str | None = None,
+    fields: list[str] | None = None,
+) -> None:
+    """The ``sapi`` log event of a Management API write: who, what, the method and path —
+    never the body, which may carry secrets."""
+    details: dict[str, Any] = {"request": {"method": request.method, "path": request.url.path}}
+    if fields is not None:
+        details["fields"] = fields
+    await uow.events.add(
+        new_event(
+            tenant_id,
+            "sapi",
+            container(request).clock.now(),
+            request_context(request),
+            description=description,
+            client_id=caller.client_id,
+            user_id=user_id,
+            details=details,
+        )
+    )

@@ -16,11 +16,10 @@ from phonegate import phone
 from phonegate.delivery.direct import TryResult, send_test
 from phonegate.domain import delivery_plan, phone_providers, phone_templates
 from phonegate.domain.delivery_plan import Step
-from phonegate.domain.events import new_event
 from phonegate.domain.models import Channel, PhoneProvider, PhoneTemplate, Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import Conflict, InvalidRequest, NotFound
-from phonegate.web.management.auth import Caller, management_scope
+from phonegate.web.management.auth import management_scope, record_write
 from phonegate.web.requests import container, read_object, request_context
 
 router = APIRouter(prefix="/api/v2/branding/phone")
@@ -30,22 +29,6 @@ TRY_ACCEPTED = "Test notification successfully sent for processing"
 
 def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-async def sapi(
-    request: Request, uow: UnitOfWork, tenant: Tenant, caller: Caller, description: str
-) -> None:
-    await uow.events.add(
-        new_event(
-            tenant.id,
-            "sapi",
-            container(request).clock.now(),
-            request_context(request),
-            description=description,
-            client_id=caller.client_id,
-            details={"request": {"method": request.method, "path": request.url.path}},
-        )
-    )
 
 
 def _bool_query(request: Request, name: str) -> bool | None:
@@ -123,7 +106,7 @@ async def create_provider(request: Request) -> JSONResponse:
                 "The tenant already has a phone provider; update or delete it.",
                 error_code="phone_provider_exists",
             )
-        await sapi(request, uow, tenant, caller, "Create a phone provider")
+        await record_write(request, uow, tenant.id, caller, "Create a phone provider")
         return JSONResponse(provider_json(request, tenant, row), status_code=201)
 
 
@@ -143,7 +126,7 @@ async def update_provider(request: Request, provider_id: str) -> JSONResponse:
         phone_providers.apply_body(c.registry, c.keys, row, body, c.clock.now(), creating=False)
         _check_message_types(tenant, row)
         await uow.phone_providers.update(row)
-        await sapi(request, uow, tenant, caller, "Update the phone provider")
+        await record_write(request, uow, tenant.id, caller, "Update the phone provider")
         return JSONResponse(provider_json(request, tenant, row))
 
 
@@ -165,7 +148,7 @@ async def delete_provider(request: Request, provider_id: str) -> Response:
     async with management_scope(request, "delete:phone_providers") as (uow, tenant, caller):
         await _branding(uow, tenant, provider_id)
         await uow.phone_providers.delete(tenant.id, provider_id)
-        await sapi(request, uow, tenant, caller, "Delete the phone provider")
+        await record_write(request, uow, tenant.id, caller, "Delete the phone provider")
     return Response(status_code=204)
 
 
@@ -216,7 +199,9 @@ async def try_provider(request: Request, provider_id: str) -> JSONResponse:
         recipient, channel = try_target(body)
         step = await _provider_step(uow, tenant, row)
         text = phone_templates.test_text(tenant, channel)
-        await sapi(request, uow, tenant, caller, "Send a test message through the phone provider")
+        await record_write(
+            request, uow, tenant.id, caller, "Send a test message through the phone provider"
+        )
     # The provider is called outside the transaction: its latency must not hold a lock.
     result = await send_test(
         c.chain,
@@ -305,7 +290,7 @@ async def create_template(request: Request) -> JSONResponse:
                 f"A {row.type} template already exists; update it instead.",
                 error_code="phone_template_exists",
             )
-        await sapi(request, uow, tenant, caller, "Create a phone template")
+        await record_write(request, uow, tenant.id, caller, "Create a phone template")
         return JSONResponse(
             {**template_json(tenant, row.type, row), "analysis": analysis}, status_code=201
         )
@@ -328,7 +313,7 @@ async def update_template(request: Request, template_id: str) -> JSONResponse:
             raise InvalidRequest("A template's type cannot change.", error_code="invalid_body")
         analysis = phone_templates.apply_body(tenant, row, body, c.clock.now())
         await uow.phone_templates.update(row)
-        await sapi(request, uow, tenant, caller, "Update a phone template")
+        await record_write(request, uow, tenant.id, caller, "Update a phone template")
         return JSONResponse({**template_json(tenant, row.type, row), "analysis": analysis})
 
 
@@ -340,7 +325,7 @@ async def reset_template(request: Request, template_id: str) -> JSONResponse:
         await read_object(request)  # any body is accepted, but it must be well formed
         phone_templates.reset(row, c.clock.now())
         await uow.phone_templates.update(row)
-        await sapi(request, uow, tenant, caller, "Reset a phone template")
+        await record_write(request, uow, tenant.id, caller, "Reset a phone template")
         return JSONResponse(template_json(tenant, row.type, row))
 
 
@@ -349,7 +334,7 @@ async def delete_template(request: Request, template_id: str) -> Response:
     async with management_scope(request, "delete:phone_templates") as (uow, tenant, caller):
         await _template(uow, tenant, template_id)
         await uow.phone_templates.delete(tenant.id, template_id)
-        await sapi(request, uow, tenant, caller, "Delete a phone template")
+        await record_write(request, uow, tenant.id, caller, "Delete a phone template")
     return Response(status_code=204)
 
 
@@ -381,7 +366,9 @@ async def try_template(request: Request, template_id: str) -> JSONResponse:
                 f"The test message cannot be sent: {planned.problem}.",
                 error_code="error_sending_sms",
             )
-        await sapi(request, uow, tenant, caller, "Send a test message with a phone template")
+        await record_write(
+            request, uow, tenant.id, caller, "Send a test message with a phone template"
+        )
     result = await send_test(
         c.chain,
         planned.steps[0],

@@ -16,12 +16,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from phonegate.domain import connections
-from phonegate.domain.events import new_event
 from phonegate.domain.models import Connection
-from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest
-from phonegate.web.management.auth import Caller, management_scope
-from phonegate.web.requests import container, read_object, request_context
+from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/connections")
 
@@ -89,22 +87,6 @@ def _listing(request: Request, items: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse(chunk)
 
 
-async def _sapi(
-    request: Request, uow: UnitOfWork, tenant_id: str, caller: Caller, what: str
-) -> None:
-    await uow.events.add(
-        new_event(
-            tenant_id,
-            "sapi",
-            container(request).clock.now(),
-            request_context(request),
-            description=what,
-            client_id=caller.client_id,
-            details={"request": {"method": request.method, "path": request.url.path}},
-        )
-    )
-
-
 @router.get("")
 async def list_connections(request: Request) -> JSONResponse:
     q = request.query_params
@@ -121,7 +103,7 @@ async def create_connection(request: Request) -> JSONResponse:
     async with management_scope(request, CREATE) as (uow, tenant, caller):
         body = await read_object(request)
         created = await connections.create(uow, c.deps, tenant, body)
-        await _sapi(request, uow, tenant.id, caller, "Create a connection")
+        await record_write(request, uow, tenant.id, caller, "Create a connection")
     return JSONResponse(connection_json(created), status_code=201)
 
 
@@ -138,7 +120,7 @@ async def update_connection(request: Request, connection_id: str) -> JSONRespons
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
         body = await read_object(request)
         updated = await connections.update(uow, c.deps, tenant, connection_id, body)
-        await _sapi(request, uow, tenant.id, caller, "Update a connection")
+        await record_write(request, uow, tenant.id, caller, "Update a connection")
     return JSONResponse(connection_json(updated))
 
 
@@ -146,5 +128,5 @@ async def update_connection(request: Request, connection_id: str) -> JSONRespons
 async def delete_connection(request: Request, connection_id: str) -> Response:
     async with management_scope(request, DELETE) as (uow, tenant, caller):
         await connections.delete(uow, tenant, connection_id)
-        await _sapi(request, uow, tenant.id, caller, "Delete a connection")
+        await record_write(request, uow, tenant.id, caller, "Delete a connection")
     return Response(status_code=202)  # Auth0's status: the deletion is accepted

@@ -21,8 +21,7 @@ from phonegate.domain.models import LogStream, Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest, NotFound
 from phonegate.logstream.sinks import destination_refusal
-from phonegate.web.management.auth import management_scope
-from phonegate.web.management.branding import sapi
+from phonegate.web.management.auth import management_scope, record_write
 from phonegate.web.requests import container, read_any, read_object
 
 router = APIRouter(prefix="/api/v2/log-streams")
@@ -91,7 +90,7 @@ async def set_alert_rules(request: Request) -> JSONResponse:
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
         tenant.settings.alert_rules = log_streams.check_alert_rules(await read_any(request))
         await tenants.save(uow, tenant, c.clock.now())
-        await sapi(request, uow, tenant, caller, "Update the log stream alert rules")
+        await record_write(request, uow, tenant.id, caller, "Update the log stream alert rules")
         return JSONResponse(tenant.settings.alert_rules)
 
 
@@ -114,7 +113,7 @@ async def create_stream(request: Request) -> JSONResponse:
         stream, signing_secret = log_streams.new_stream(c.keys, tenant.id, body, c.clock.now())
         await _check_destination(request, stream)
         await uow.log_streams.add(stream)
-        await sapi(request, uow, tenant, caller, "Create a log stream")
+        await record_write(request, uow, tenant.id, caller, "Create a log stream")
         return JSONResponse(stream_json(stream, signing_secret), status_code=201)
 
 
@@ -137,7 +136,7 @@ async def update_stream(request: Request, stream_id: str) -> JSONResponse:
         await uow.log_streams.update(stream)
         if patched.status is not None:
             await uow.log_streams.set_status(tenant.id, stream.id, patched.status, c.clock.now())
-        await sapi(request, uow, tenant, caller, "Update a log stream")
+        await record_write(request, uow, tenant.id, caller, "Update a log stream")
         return JSONResponse(stream_json(stream, patched.signing_secret))
 
 
@@ -146,5 +145,5 @@ async def delete_stream(request: Request, stream_id: str) -> Response:
     async with management_scope(request, DELETE) as (uow, tenant, caller):
         await _stream(uow, tenant, stream_id)
         await uow.log_streams.delete(tenant.id, stream_id)
-        await sapi(request, uow, tenant, caller, "Delete a log stream")
+        await record_write(request, uow, tenant.id, caller, "Delete a log stream")
     return Response(status_code=204)

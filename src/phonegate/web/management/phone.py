@@ -21,7 +21,7 @@ from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest, NotFound
 from phonegate.phone import mask
 from phonegate.web.management import branding
-from phonegate.web.management.auth import management_scope
+from phonegate.web.management.auth import management_scope, record_write
 from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/phone")
@@ -87,7 +87,7 @@ async def create_fallback(request: Request) -> JSONResponse:
             creating=True,
         )
         await uow.phone_providers.add(row)
-        await branding.sapi(request, uow, tenant, caller, "Create a fallback phone provider")
+        await record_write(request, uow, tenant.id, caller, "Create a fallback phone provider")
         return JSONResponse(fallback_json(request, tenant, row), status_code=201)
 
 
@@ -114,7 +114,7 @@ async def update_fallback(request: Request, provider_id: str) -> JSONResponse:
             creating=False,
         )
         await uow.phone_providers.update(row)
-        await branding.sapi(request, uow, tenant, caller, "Update a fallback phone provider")
+        await record_write(request, uow, tenant.id, caller, "Update a fallback phone provider")
         return JSONResponse(fallback_json(request, tenant, row))
 
 
@@ -123,7 +123,7 @@ async def delete_fallback(request: Request, provider_id: str) -> Response:
     async with management_scope(request, "delete:phone_providers") as (uow, tenant, caller):
         await _fallback(uow, tenant, provider_id)
         await uow.phone_providers.delete(tenant.id, provider_id)
-        await branding.sapi(request, uow, tenant, caller, "Delete a fallback phone provider")
+        await record_write(request, uow, tenant.id, caller, "Delete a fallback phone provider")
     return Response(status_code=204)
 
 
@@ -139,8 +139,8 @@ async def try_fallback(request: Request, provider_id: str) -> JSONResponse:
         recipient, channel = branding.try_target(await read_object(request))
         spec = phone_providers.spec_for(row, {})
         step = Step(f"{row.name} (fallback)", spec.kind, spec.channels, row=row)
-        await branding.sapi(
-            request, uow, tenant, caller, "Send a test message through a fallback provider"
+        await record_write(
+            request, uow, tenant.id, caller, "Send a test message through a fallback provider"
         )
     result = await send_test(
         c.chain,

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from phonegate.domain import challenges, enrollments, users
-from phonegate.domain.events import new_event
 from phonegate.domain.models import User
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest, NotFound
 from phonegate.phone import mask
-from phonegate.web.management.auth import Caller, management_scope
+from phonegate.web.management.auth import management_scope, record_write
 from phonegate.web.requests import container, read_object, request_context
 
 router = APIRouter(prefix="/api/v2/users")
@@ -92,7 +91,7 @@ async def update_user(request: Request, user_id: str) -> JSONResponse:
     async with management_scope(request, "update:users") as (uow, tenant, caller):
         body = await read_object(request)
         user = await users.update_user(uow, c.deps, tenant.id, _id(user_id), body)
-        await _sapi(uow, request, tenant.id, caller, "Update a user", user.user_id)
+        await record_write(request, uow, tenant.id, caller, "Update a user", user_id=user.user_id)
     return JSONResponse(user_json(user))
 
 
@@ -129,23 +128,6 @@ async def _methods(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[dict[s
     for method in methods:
         method.setdefault("created_at", _iso(codes[0].created_at) if codes else None)
     return methods
-
-
-async def _sapi(
-    uow: UnitOfWork, request: Request, tenant_id: str, caller: Caller, what: str, user_id: str
-) -> None:
-    await uow.events.add(
-        new_event(
-            tenant_id,
-            "sapi",
-            container(request).clock.now(),
-            request_context(request),
-            description=what,
-            client_id=caller.client_id,
-            user_id=user_id,
-            details={"request": {"method": request.method, "path": request.url.path}},
-        )
-    )
 
 
 @router.get("/{user_id}/authentication-methods")
@@ -259,5 +241,7 @@ async def regenerate_recovery_code(request: Request, user_id: str) -> JSONRespon
         _, code = await challenges.add_recovery_code(
             uow, c.deps, tenant.id, user.user_id, confirmed=True
         )
-        await _sapi(uow, request, tenant.id, caller, "Regenerate a recovery code", user.user_id)
+        await record_write(
+            request, uow, tenant.id, caller, "Regenerate a recovery code", user_id=user.user_id
+        )
     return JSONResponse({"recovery_code": code})
