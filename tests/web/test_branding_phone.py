@@ -4,6 +4,7 @@ sends through a Twilio fake, and templates with per-locale translations."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -536,3 +537,22 @@ async def test_template_try_renders_and_sends(api: Api) -> None:
     assert r.status_code == 202 and "analysis" not in r.json(), r.text
     newest = (await api.inbox())[0]
     assert newest["channel"] == "voice" and "9, 2, 4, 6, 8, 1" in newest["text"], newest
+
+
+async def test_concurrent_creates_make_one_provider_and_one_template(
+    api: Api, twilio: TwilioFake
+) -> None:
+    # Check-then-insert would let both through on PostgreSQL (or fail one with a 500).
+    await api.management_token()
+    results = await asyncio.gather(
+        *(
+            api.mgmt("POST", "/branding/phone/providers", json=twilio_provider(twilio))
+            for _ in range(6)
+        )
+    )
+    assert sorted(r.status_code for r in results) == [201] + [409] * 5, [r.text for r in results]
+    template = {"type": "otp_verify", "content": {"body": {"text": "{{ code }} is it"}}}
+    results = await asyncio.gather(
+        *(api.mgmt("POST", "/branding/phone/templates", json=template) for _ in range(6))
+    )
+    assert sorted(r.status_code for r in results) == [201] + [409] * 5, [r.text for r in results]

@@ -21,6 +21,7 @@ from phonegate.clock import as_utc
 from phonegate.domain.models import (
     Action,
     Application,
+    AuthorizationCode,
     Challenge,
     Connection,
     DeliveryAttempt,
@@ -32,6 +33,7 @@ from phonegate.domain.models import (
     PhoneProvider,
     PhoneTemplate,
     RecoveryCode,
+    RefreshToken,
     Tenant,
     TenantSettings,
     User,
@@ -192,6 +194,26 @@ class SqlApplicationRepo(_Repo):
             t.applications.update()
             .where(c.tenant_id == tenant_id, c.client_id == client_id)
             .values(grant_types=grant_types, client_grants=client_grants)
+        )
+
+    async def set_urls(
+        self,
+        tenant_id: str,
+        client_id: str,
+        *,
+        callbacks: list[str],
+        allowed_logout_urls: list[str],
+        web_origins: list[str],
+    ) -> None:
+        c = t.applications.c
+        await self.conn.execute(
+            t.applications.update()
+            .where(c.tenant_id == tenant_id, c.client_id == client_id)
+            .values(
+                callbacks=callbacks,
+                allowed_logout_urls=allowed_logout_urls,
+                web_origins=web_origins,
+            )
         )
 
 
@@ -526,6 +548,80 @@ class SqlConnectionRepo(_Repo):
         return _rowcount(result) == 1
 
 
+class SqlAuthorizationCodeRepo(_Repo):
+    table = t.authorization_codes
+
+    async def try_add(self, code: AuthorizationCode) -> bool:
+        result = await self.conn.execute(
+            self._insert(self.table).values(**asdict(code)).on_conflict_do_nothing()
+        )
+        return _rowcount(result) == 1
+
+    async def get(self, tenant_id: str, code_hash: str) -> AuthorizationCode | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.code_hash == code_hash)
+            )
+        ).first()
+        return _row_to(AuthorizationCode, row) if row else None
+
+    async def try_consume(self, code_hash: str, now: datetime) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.code_hash == code_hash, c.consumed_at.is_(None), c.expires_at > now)
+            .values(consumed_at=now)
+        )
+        return _rowcount(result) == 1
+
+    async def set_refresh_family(self, code_hash: str, family_id: str) -> None:
+        await self.conn.execute(
+            self.table.update()
+            .where(self.table.c.code_hash == code_hash)
+            .values(refresh_family=family_id)
+        )
+
+
+class SqlRefreshTokenRepo(_Repo):
+    table = t.refresh_tokens
+
+    async def add(self, token: RefreshToken) -> None:
+        await self.conn.execute(self.table.insert().values(**asdict(token)))
+
+    async def get_by_hash(self, tenant_id: str, token_hash: str) -> RefreshToken | None:
+        c = self.table.c
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(c.tenant_id == tenant_id, c.token_hash == token_hash)
+            )
+        ).first()
+        return _row_to(RefreshToken, row) if row else None
+
+    async def try_use(self, token_id: str, now: datetime) -> bool:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(
+                c.id == token_id,
+                c.used_at.is_(None),
+                c.revoked_at.is_(None),
+                c.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        return _rowcount(result) == 1
+
+    async def revoke_family(self, tenant_id: str, family_id: str, now: datetime) -> int:
+        c = self.table.c
+        result = await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == tenant_id, c.family_id == family_id, c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return _rowcount(result)
+
+
 OUTBOX_BACKLOG = (
     sa.select(
         t.outbox_messages.c.channel, sa.func.count(), sa.func.min(t.outbox_messages.c.created_at)
@@ -807,17 +903,11 @@ class SqlPhoneProviderRepo(_Repo):
     async def add(self, provider: PhoneProvider) -> bool:
         """Insert; False when the tenant already has this singleton (branding, guardian)."""
         slot = provider.id if provider.role == "fallback" else provider.role
-        exists = (
-            await self.conn.execute(
-                sa.select(self.table.c.id).where(
-                    self.table.c.tenant_id == provider.tenant_id, self.table.c.slot == slot
-                )
-            )
-        ).first()
-        if exists:
-            return False
-        await self.conn.execute(self.table.insert().values(slot=slot, **asdict(provider)))
-        return True
+        # ON CONFLICT DO NOTHING on (tenant_id, slot): of two concurrent creations one wins.
+        result = await self.conn.execute(
+            self._insert(self.table).values(slot=slot, **asdict(provider)).on_conflict_do_nothing()
+        )
+        return _rowcount(result) == 1
 
     async def update(self, provider: PhoneProvider) -> None:
         values = asdict(provider)
@@ -857,17 +947,11 @@ class SqlPhoneTemplateRepo(_Repo):
         return _row_to(PhoneTemplate, row) if row else None
 
     async def add(self, template: PhoneTemplate) -> bool:
-        """Insert; False when the tenant already customised this type."""
-        c = self.table.c
-        exists = (
-            await self.conn.execute(
-                sa.select(c.id).where(c.tenant_id == template.tenant_id, c.type == template.type)
-            )
-        ).first()
-        if exists:
-            return False
-        await self.conn.execute(self.table.insert().values(**asdict(template)))
-        return True
+        """Insert; False when the tenant already customised this type (unique, race-safe)."""
+        result = await self.conn.execute(
+            self._insert(self.table).values(**asdict(template)).on_conflict_do_nothing()
+        )
+        return _rowcount(result) == 1
 
     async def update(self, template: PhoneTemplate) -> None:
         c = self.table.c
@@ -910,16 +994,11 @@ class SqlActionRepo(_Repo):
         return _row_to(Action, row) if row else None
 
     async def add(self, action: Action) -> bool:
-        c = self.table.c
-        exists = (
-            await self.conn.execute(
-                sa.select(c.id).where(c.tenant_id == action.tenant_id, c.name == action.name)
-            )
-        ).first()
-        if exists:
-            return False
-        await self.conn.execute(self.table.insert().values(**asdict(action)))
-        return True
+        """Insert; False when the name is taken (unique per tenant, race-safe)."""
+        result = await self.conn.execute(
+            self._insert(self.table).values(**asdict(action)).on_conflict_do_nothing()
+        )
+        return _rowcount(result) == 1
 
     async def update(self, action: Action) -> None:
         values = asdict(action)
@@ -1057,3 +1136,5 @@ class SqlUnitOfWork:
         self.counters = SqlCounters(conn)
         self.log_search = SqlLogSearch(conn)
         self.log_streams = SqlLogStreamRepo(conn)
+        self.authorization_codes = SqlAuthorizationCodeRepo(conn)
+        self.refresh_tokens = SqlRefreshTokenRepo(conn)
