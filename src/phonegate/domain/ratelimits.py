@@ -302,7 +302,9 @@ async def reserve_send(
                 raise _refused(
                     "Too many voice calls to the user. Wait an hour before retrying.",
                     per_hour,
-                    r.last_retry_after,
+                    # With no calls once drained, a call waits for a token beyond the
+                    # one just given back: an hour.
+                    r.last_retry_after if per_hour else HOUR,
                     epoch,
                     error_code="too_many_calls",
                     limit_name="user_voice",
