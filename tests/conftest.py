@@ -100,6 +100,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    # Cheap argon2: the suite logs in thousands of times; the production cost is measured
+    # by the benchmarks, not paid by every test.
+    overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, **overrides}
     return Settings(
         env="test", database_url=database_url, data_dir=tmp_path, secret_keys=key, **overrides
     )

@@ -38,6 +38,8 @@ from phonegate.tokens import (
 )
 
 HOUSEKEEPING_SECONDS = 3600.0
+# A bucket idle this long has refilled (or is a past day's budget): its row can go.
+STALE_BUCKETS = 7 * 86400.0
 
 
 def load_keyring(settings: Settings) -> KeyRing:
@@ -63,7 +65,11 @@ class Container:
         self._sqlite_gate: asyncio.Lock | None = (
             asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         )
-        self.passwords = Argon2Passwords()
+        self.passwords = Argon2Passwords(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
         self.http = outbound_client(allow_private=settings.outbound_allow_private)
         self.registry = ProviderRegistry(
             SqlInbox(self.unit_of_work), production=settings.is_production, http=self.http
@@ -208,13 +214,14 @@ class Container:
             ]
 
     async def _housekeeping(self) -> None:
-        """Hourly: purge log events past the retention period (safe in several processes:
-        each batch deletes what is old, whoever runs it)."""
+        """Hourly: purge log events past the retention period and rate-limit rows no request
+        has touched for a week (safe in several processes: each deletes what is old)."""
         while not self._stop.is_set():
             try:
-                await retention.purge(
-                    self.unit_of_work, self.clock.now(), self.settings.log_retention_days
-                )
+                now = self.clock.now()
+                await retention.purge(self.unit_of_work, now, self.settings.log_retention_days)
+                async with self.unit_of_work() as uow:
+                    await uow.counters.purge_stale(now=now.timestamp(), idle_seconds=STALE_BUCKETS)
             except Exception:
                 logging.getLogger("phonegate").exception("log retention purge failed")
             with contextlib.suppress(TimeoutError):

@@ -78,3 +78,8 @@ def mask(e164: str) -> str:
     if len(e164) <= 4:
         return "X" * len(e164)
     return "X" * (len(e164) - 4) + e164[-4:]
+
+
+def is_region(code: str) -> bool:
+    """Whether ``code`` is an ISO 3166-1 alpha-2 region phonenumbers has numbers for."""
+    return code.upper() in phonenumbers.SUPPORTED_REGIONS

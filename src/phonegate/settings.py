@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     code_max_attempts: int = Field(default=5, ge=1, le=20)
     mfa_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     access_token_ttl_seconds: int = Field(default=86400, ge=60)
+    # argon2id for passwords (OWASP's baseline: 19 MiB, 2 passes, 1 lane). Raising memory or
+    # passes slows every login and every guess alike; see docs/benchmarks.md for the cost.
+    argon2_time_cost: int = Field(default=2, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=1024, le=4 * 1024 * 1024)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
     mfa_access_token_ttl_seconds: int = 600
     dispatch_interval_seconds: float = Field(default=2.0, gt=0)
     # Outbound requests (providers, webhooks, log streams) may reach private, loopback and

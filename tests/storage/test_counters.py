@@ -43,6 +43,18 @@ class OwnTransactions:
                 key, capacity=capacity, per_second=per_second, now=now, amount=amount
             )
 
+    async def spend(self, key: str, *, limit: int, now: float) -> Taken:
+        async with self.container.unit_of_work() as uow:
+            return await uow.counters.spend(key, limit=limit, now=now)
+
+    async def unspend(self, key: str, *, now: float) -> None:
+        async with self.container.unit_of_work() as uow:
+            await uow.counters.unspend(key, now=now)
+
+    async def purge_stale(self, *, now: float, idle_seconds: float) -> int:
+        async with self.container.unit_of_work() as uow:
+            return await uow.counters.purge_stale(now=now, idle_seconds=idle_seconds)
+
     async def block(self, key: str, *, until: float, now: float) -> None:
         async with self.container.unit_of_work() as uow:
             await uow.counters.block(key, until=until, now=now)
@@ -198,3 +210,31 @@ async def test_a_take_in_a_rolled_back_transaction_takes_nothing(container: Cont
 
     async with container.unit_of_work() as uow:
         assert (await uow.counters.take("rolled", capacity=1, per_second=0.0, now=T0)).allowed
+
+
+async def test_spend_counts_against_the_limit_read_at_each_call(
+    counters: Counters, key: str
+) -> None:
+    spent = [(await counters.spend(key, limit=2, now=T0)).allowed for _ in range(3)]
+    assert spent == [True, True, False]
+    # Raising the limit takes effect at once (a day's budget raised after it was spent).
+    assert (await counters.spend(key, limit=3, now=T0)).remaining == 0
+    assert not (await counters.spend(key, limit=3, now=T0)).allowed
+    await counters.unspend(key, now=T0)
+    assert (await counters.spend(key, limit=3, now=T0)).allowed
+
+
+async def test_stale_buckets_and_ended_blocks_are_purged(counters: Counters, key: str) -> None:
+    await counters.take(key, capacity=3, per_second=HOURLY, now=T0)
+    await counters.block(key, until=T0 + 60, now=T0)
+    assert await counters.purge_stale(now=T0 + 30, idle_seconds=3600) in (0,)  # both live
+    assert (await counters.take(key, capacity=3, per_second=HOURLY, now=T0 + 30)).remaining == 1
+    purged = await counters.purge_stale(now=T0 + 7200, idle_seconds=3600)
+    if isinstance(counters, RedisCounters):
+        assert purged == 0  # Redis keys expire on their own
+    else:
+        assert purged >= 2  # this bucket and block (and older rows of other tests)
+        assert (
+            await counters.take(key, capacity=3, per_second=HOURLY, now=T0 + 7200)
+        ).remaining == 2
+        assert await counters.blocked_until(key, now=T0 + 7200) is None

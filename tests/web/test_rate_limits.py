@@ -9,7 +9,6 @@ counters (``redis_url`` set, as with several processes).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from phonegate.domain.ratelimits import (
     TOO_MANY_FROM_IP,
     TOO_MANY_SMS,
 )
-from phonegate.passwords import Argon2Passwords
 from phonegate.settings import Settings
 from phonegate.web.app import create_app
 from tests.conftest import BASE_URL, REDIS_URL, Api, make_settings, need
@@ -69,12 +67,7 @@ def settings(database_url: str, tmp_path: Path, counters: str) -> Settings:
 
 @pytest.fixture
 async def container(container: Container) -> AsyncIterator[Container]:
-    """The app's container with cheap password hashing (these tests log in dozens of users,
-    and argon2 at its production cost would be most of their run time); afterwards, the
-    tenant's Redis keys are dropped."""
-    container.deps = dataclasses.replace(
-        container.deps, passwords=Argon2Passwords(time_cost=1, memory_cost=1024)
-    )
+    """The app's container; afterwards, the tenant's Redis keys are dropped."""
     yield container
     if container.settings.redis_url:
         import redis.asyncio as redis
@@ -435,6 +428,19 @@ async def test_the_tenant_daily_budget_warns_once_then_stops_until_tomorrow(
     assert await probe.queued(PHONE) == 6
 
 
+async def test_raising_a_spent_budget_lets_messages_go_at_once(api: Api, probe: Probe) -> None:
+    await api.enable_mfa()
+    await set_limits(api, tenant_daily_budget=2)
+    await api.enrolled_user()
+    token = await api.mfa_token()
+    assert (await api.challenge(token)).status_code == 200
+    assert (await api.challenge(token)).status_code == 429  # enrollment + 1: spent
+    await set_limits(api, tenant_daily_budget=3)  # the operator raises it: one more today
+    assert (await api.challenge(token)).status_code == 200
+    assert (await api.challenge(token)).status_code == 429
+    assert await probe.queued(PHONE) == 3
+
+
 async def test_the_phone_limits_api_shows_and_validates(api: Api, probe: Probe) -> None:
     r = await api.mgmt("GET", "/attack-protection/phone-limits")
     assert r.status_code == 200 and r.json() == DEFAULTS
@@ -456,8 +462,12 @@ async def test_the_phone_limits_api_shows_and_validates(api: Api, probe: Probe) 
             "tenant_daily_budget": "100"
         },
         "'refuse_premium_numbers' must be a boolean.": {"refuse_premium_numbers": "no"},
-        "countries.sms.deny must be a list of ISO 3166-1 alpha-2 codes.": {
+        "countries.sms.deny holds unknown country codes: GBR.": {
             "countries": {"sms": {"deny": ["GBR"]}}
+        },
+        # A code no number has would make an allow list block everything, silently.
+        "countries.sms.allow holds unknown country codes: ZZ.": {
+            "countries": {"sms": {"allow": ["ZZ"]}}
         },
         "countries.voice.allow must be a list of ISO 3166-1 alpha-2 codes.": {
             "countries": {"voice": {"allow": "US"}}

@@ -17,6 +17,7 @@ from phonegate.domain.logs import LogQuery
 from phonegate.domain.models import (
     Action,
     Application,
+    AuthorizationCode,
     Challenge,
     Connection,
     DeliveryAttempt,
@@ -29,6 +30,7 @@ from phonegate.domain.models import (
     PhoneProvider,
     PhoneTemplate,
     RecoveryCode,
+    RefreshToken,
     Tenant,
     TenantSettings,
     User,
@@ -57,6 +59,38 @@ class ApplicationRepo(Protocol):
         grant_types: list[str],
         client_grants: dict[str, list[str]],
     ) -> None: ...
+    async def set_urls(
+        self,
+        tenant_id: str,
+        client_id: str,
+        *,
+        callbacks: list[str],
+        allowed_logout_urls: list[str],
+        web_origins: list[str],
+    ) -> None: ...
+
+
+class AuthorizationCodeRepo(Protocol):
+    async def try_add(self, code: AuthorizationCode) -> bool:
+        """Insert; False when its login transaction already issued a code."""
+        ...
+
+    async def get(self, tenant_id: str, code_hash: str) -> AuthorizationCode | None: ...
+    async def try_consume(self, code_hash: str, now: datetime) -> bool:
+        """Spend the code if it is unused and unexpired."""
+        ...
+
+    async def set_refresh_family(self, code_hash: str, family_id: str) -> None: ...
+
+
+class RefreshTokenRepo(Protocol):
+    async def add(self, token: RefreshToken) -> None: ...
+    async def get_by_hash(self, tenant_id: str, token_hash: str) -> RefreshToken | None: ...
+    async def try_use(self, token_id: str, now: datetime) -> bool:
+        """Spend the token if it is unused, unrevoked and unexpired."""
+        ...
+
+    async def revoke_family(self, tenant_id: str, family_id: str, now: datetime) -> int: ...
 
 
 class UserRepo(Protocol):
@@ -329,6 +363,10 @@ class UnitOfWork(Protocol):
     def log_streams(self) -> LogStreamRepo: ...
     @property
     def counters(self) -> Counters: ...
+    @property
+    def authorization_codes(self) -> AuthorizationCodeRepo: ...
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepo: ...
 
 
 class ProviderCatalog(Protocol):
@@ -384,6 +422,18 @@ class Counters(Protocol):
         self, key: str, *, capacity: int, per_second: float, now: float, amount: int = 1
     ) -> None:
         """Return tokens taken for a request that did not go ahead after all."""
+        ...
+
+    async def spend(self, key: str, *, limit: int, now: float) -> Taken:
+        """Count one more use against ``limit`` if it is not reached (a counter that does not
+        refill, e.g. a day's budget keyed by the day); ``remaining`` is what is left. The
+        limit is read at each call, so raising it takes effect at once."""
+        ...
+
+    async def unspend(self, key: str, *, now: float) -> None: ...
+
+    async def purge_stale(self, *, now: float, idle_seconds: float) -> int:
+        """Drop state idle for ``idle_seconds`` (a no-op where the store expires keys)."""
         ...
 
     async def block(self, key: str, *, until: float, now: float) -> None: ...

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from phonegate import phone
 from phonegate.domain.events import new_event
 from phonegate.domain.models import Channel, RequestContext, Tenant
 from phonegate.domain.ports import Counters, UnitOfWork
@@ -79,11 +80,16 @@ def effective(tenant: Tenant) -> dict[str, Any]:
 
 
 def _country_list(value: object, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(
-        isinstance(c, str) and len(c) == 2 and c.isalpha() for c in value
-    ):
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise InvalidRequest(
             f"Payload validation error: {where} must be a list of ISO 3166-1 alpha-2 codes.",
+            error_code="invalid_body",
+        )
+    unknown = sorted({c for c in value if not phone.is_region(c)})
+    if unknown:
+        # An allow list of a code no number has ("ZZ") would silently block everything.
+        raise InvalidRequest(
+            f"Payload validation error: {where} holds unknown country codes: {', '.join(unknown)}.",
             error_code="invalid_body",
         )
     return sorted({c.upper() for c in value})
@@ -171,6 +177,7 @@ class Reservation:
     counters: Counters
     now: float
     taken: list[tuple[str, int, float]] = field(default_factory=list)
+    spent: list[str] = field(default_factory=list)
     last_retry_after: float = 0.0
     last_remaining: int = 0
     # This take crossed the tenant's daily warning threshold (it happens once a day).
@@ -186,12 +193,22 @@ class Reservation:
         self.last_remaining = result.remaining
         return result.allowed
 
+    async def spend(self, key: str, limit: int) -> bool:
+        result = await self.counters.spend(key, limit=limit, now=self.now)
+        if result.allowed:
+            self.spent.append(key)
+        self.last_remaining = result.remaining
+        return result.allowed
+
     async def release(self) -> None:
         for key, capacity, per_second in reversed(self.taken):
             await self.counters.give_back(
                 key, capacity=capacity, per_second=per_second, now=self.now
             )
+        for key in reversed(self.spent):
+            await self.counters.unspend(key, now=self.now)
         self.taken.clear()
+        self.spent.clear()
 
 
 def counters_for(uow: UnitOfWork, shared: Counters | None) -> Counters:
@@ -311,7 +328,7 @@ async def reserve_send(
                 )
     budget = limits["tenant_daily_budget"]
     day = int(epoch // DAY)
-    if not await r.take(f"{ten}:budget:{day}", budget, 0.0):
+    if not await r.spend(f"{ten}:budget:{day}", budget):
         await r.release()
         raise _refused(
             "The tenant's daily message budget is spent. Try again tomorrow.",

@@ -83,6 +83,34 @@ class SqlCounters:
             )
         )
 
+    async def spend(self, key: str, *, limit: int, now: float) -> Taken:
+        b = t.rate_buckets
+        insert = self._insert(b).values(key=key, tokens=1.0, updated_at=now)
+        statement = insert.on_conflict_do_update(
+            index_elements=[b.c.key],
+            set_={"tokens": b.c.tokens + 1, "updated_at": _latest_stamp(now)},
+            where=b.c.tokens < limit,
+        ).returning(b.c.tokens)
+        row = (await self.conn.execute(statement)).first() if limit > 0 else None
+        if row is not None:
+            return Taken(True, limit - int(row.tokens), 0.0)
+        return Taken(False, 0, math.inf)
+
+    async def unspend(self, key: str, *, now: float) -> None:
+        b = t.rate_buckets
+        await self.conn.execute(
+            b.update().where(b.c.key == key, b.c.tokens > 0).values(tokens=b.c.tokens - 1)
+        )
+
+    async def purge_stale(self, *, now: float, idle_seconds: float) -> int:
+        """Forget buckets untouched for ``idle_seconds`` (refilled long since, or a past
+        day's budget) and blocks that have ended."""
+        buckets = await self.conn.execute(
+            t.rate_buckets.delete().where(t.rate_buckets.c.updated_at < now - idle_seconds)
+        )
+        blocks = await self.conn.execute(t.rate_blocks.delete().where(t.rate_blocks.c.until < now))
+        return int(buckets.rowcount or 0) + int(blocks.rowcount or 0)
+
     async def block(self, key: str, *, until: float, now: float) -> None:
         r = t.rate_blocks
         statement = self._insert(r).values(key=key, until=until)

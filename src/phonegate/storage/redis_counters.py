@@ -64,12 +64,25 @@ return 1
 )
 
 
+# KEYS[1] counter; ARGV: limit, ttl. Returns {allowed, spent}.
+_SPEND = """
+local limit = tonumber(ARGV[1])
+local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
+if spent >= limit then return {0, spent} end
+spent = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return {1, spent}
+"""
+SPEND_TTL_SECONDS = 2 * 86400
+
+
 class RedisCounters:
     def __init__(self, client: Any, *, prefix: str = "phonegate:") -> None:
         self._redis = client
         self._prefix = prefix
         self._take = client.register_script(_TAKE)
         self._give_back = client.register_script(_GIVE_BACK)
+        self._spend = client.register_script(_SPEND)
 
     async def take(
         self, key: str, *, capacity: int, per_second: float, now: float, cost: int = 1
@@ -91,6 +104,20 @@ class RedisCounters:
         await self._give_back(
             keys=[self._prefix + "bucket:" + key], args=[capacity, per_second, now, amount]
         )
+
+    async def spend(self, key: str, *, limit: int, now: float) -> Taken:
+        allowed, spent = await self._spend(
+            keys=[self._prefix + "spent:" + key], args=[limit, SPEND_TTL_SECONDS]
+        )
+        if int(allowed) == 1:
+            return Taken(True, limit - int(spent), 0.0)
+        return Taken(False, 0, math.inf)
+
+    async def unspend(self, key: str, *, now: float) -> None:
+        await self._redis.decr(self._prefix + "spent:" + key)
+
+    async def purge_stale(self, *, now: float, idle_seconds: float) -> int:
+        return 0  # every key here carries its own expiry
 
     async def block(self, key: str, *, until: float, now: float) -> None:
         seconds = max(1, math.ceil(until - now))
