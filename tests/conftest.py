@@ -102,10 +102,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     # Cheap argon2: the suite logs in thousands of times; the production cost is measured
     # by the benchmarks, not paid by every test.
-    overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, **overrides}
-    return Settings(
-        env="test", database_url=database_url, data_dir=tmp_path, secret_keys=key, **overrides
-    )
+    overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "secret_keys": key, **overrides}
+    return Settings(env="test", database_url=database_url, data_dir=tmp_path, **overrides)
 
 
 @pytest.fixture

@@ -30,7 +30,16 @@ DEMO_GRANTS = [
     clients.GRANT_MFA_OOB,
     clients.GRANT_MFA_RECOVERY,
     clients.GRANT_PASSWORDLESS_OTP,
+    clients.GRANT_AUTHORIZATION_CODE,
+    clients.GRANT_REFRESH_TOKEN,
 ]
+# The sample relying application (examples/webapp) logs in through Universal Login.
+SAMPLE_APP_URL = "http://127.0.0.1:8081"
+DEMO_URLS = {
+    "callbacks": [f"{SAMPLE_APP_URL}/callback"],
+    "allowed_logout_urls": [f"{SAMPLE_APP_URL}/"],
+    "web_origins": [SAMPLE_APP_URL],
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +140,10 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
                         created_at=now,
                     )
                 )
+        demo = await uow.applications.get(tenant.id, demo_id)
+        if demo is not None and not demo.callbacks:
+            # Older installs gain the sample application's URLs; set ones are kept.
+            await uow.applications.set_urls(tenant.id, demo_id, **DEMO_URLS)
         user = await uow.users.get_by_email(tenant.id, DEMO_EMAIL)
         if user is None:
             user = await create_user(
@@ -148,6 +161,8 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
             )
         # Create the tenant's signing key now rather than racing for it at first use.
         await c.signing_keys(tenant.id, uow)
+    # After a rotation, everything sealed under an older key moves to the new one.
+    await c.reseal_secrets()
     return Credentials(
         url=url,
         client_id=demo_id,

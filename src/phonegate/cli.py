@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from phonegate.settings import Settings
+from phonegate.settings import Settings, configure_logging
 
 app = typer.Typer(
     help="phonegate: a self-hosted phone (SMS and voice) authentication server, "
@@ -73,9 +73,7 @@ def serve(
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s"
-    )
+    configure_logging(settings)
 
 
 @app.command()

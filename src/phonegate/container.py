@@ -29,7 +29,7 @@ from phonegate.settings import Settings
 from phonegate.storage.db import create_engine
 from phonegate.storage.inbox import SqlInbox
 from phonegate.storage.redis_counters import RedisCounters
-from phonegate.storage.repositories import SqlUnitOfWork
+from phonegate.storage.repositories import SqlUnitOfWork, reseal_all
 from phonegate.tokens import (
     SigningKey,
     export_private_key,
@@ -215,17 +215,26 @@ class Container:
 
     async def _housekeeping(self) -> None:
         """Hourly: purge log events past the retention period and rate-limit rows no request
-        has touched for a week (safe in several processes: each deletes what is old)."""
+        has touched for a week, and re-seal secrets an older server key sealed (safe in
+        several processes: each step only deletes what is old or rewrites what is stale)."""
         while not self._stop.is_set():
             try:
                 now = self.clock.now()
                 await retention.purge(self.unit_of_work, now, self.settings.log_retention_days)
                 async with self.unit_of_work() as uow:
                     await uow.counters.purge_stale(now=now.timestamp(), idle_seconds=STALE_BUCKETS)
+                await self.reseal_secrets()
             except Exception:
                 logging.getLogger("phonegate").exception("log retention purge failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=HOUSEKEEPING_SECONDS)
+
+    async def reseal_secrets(self) -> int:
+        """After a server-key rotation, re-seal provider credentials, action and log-stream
+        secrets and the demo credentials under the first key, so the old key can go."""
+        async with self.unit_of_work() as uow:
+            assert isinstance(uow, SqlUnitOfWork)
+            return await reseal_all(uow.conn, self.keys.rewrap)
 
     async def aclose(self) -> None:
         self._stop.set()

@@ -5,10 +5,11 @@ Built once at start-up and passed down; nothing reads the environment after that
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,7 +42,7 @@ class Settings(BaseSettings):
     # link-local addresses only when this is set: a URL typed into the Management API must not
     # reach the metadata service or the database port.
     outbound_allow_private: bool = False
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     # Tenant log events older than this are purged (by the worker or the server's loop).
     log_retention_days: int = Field(default=30, ge=1, le=3650)
     # /metrics: off entirely, or protected by a bearer token when one is set.
@@ -50,6 +51,11 @@ class Settings(BaseSettings):
     # Whether `phonegate serve` runs the outbox dispatcher and the log shipper in its own
     # processes; false when `phonegate worker` runs them separately.
     background_in_server: bool = True
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def resolved_database_url(self) -> str:
@@ -60,3 +66,15 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+
+TRACE = 5  # uvicorn's level below DEBUG
+
+
+def configure_logging(settings: Settings) -> None:
+    """phonegate's own loggers at PHONEGATE_LOG_LEVEL (uvicorn's "trace" included), in every
+    process: `serve --workers N` starts its workers through the app factory."""
+    logging.addLevelName(TRACE, "TRACE")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s"
+    )

@@ -68,3 +68,24 @@ async def test_a_vendor_outage_during_the_check_is_a_clear_503_not_a_wrong_code(
     assert r.json()["error"] == "temporarily_unavailable"
     r = await api.oob_grant(token, oob_code, login.code)  # the code still works afterwards
     assert r.status_code == 200, r.text
+
+
+async def test_a_hosted_verifier_cannot_be_a_fallback(api: Api, twilio: TwilioFake) -> None:
+    from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
+
+    body = {
+        "name": "twilio_verify",
+        "credentials": {"auth_token": AUTH_TOKEN},
+        "configuration": {
+            "sid": ACCOUNT_SID,
+            "service_sid": SERVICE_SID,
+            "base_url": twilio.url,
+            "mode": "hosted",
+            "delivery_methods": ["text"],
+        },
+    }
+    r = await api.mgmt("POST", "/phone/providers", json=body)
+    assert r.status_code == 400, r.text
+    assert "only be the primary provider" in r.json()["message"]
+    body["configuration"]["mode"] = "custom_code"
+    assert (await api.mgmt("POST", "/phone/providers", json=body)).status_code == 201

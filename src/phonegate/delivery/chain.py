@@ -11,9 +11,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from phonegate.domain.delivery_plan import Step
 from phonegate.domain.models import PhoneProvider
-from phonegate.domain.phone_providers import open_sealed, spec_for
+from phonegate.domain.phone_providers import SealedUnreadable, open_sealed, spec_for
 from phonegate.keys import KeyRing
 from phonegate.providers.base import (
     HostedVerifier,
@@ -23,7 +25,7 @@ from phonegate.providers.base import (
     SmsSender,
     VoiceSender,
 )
-from phonegate.providers.registry import ProviderRegistry
+from phonegate.providers.registry import ProviderRegistry, describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,20 @@ class ChainBuilder:
             row = step.row
             spec = spec_for(row, open_sealed(self._keys, row.credentials))
             instance = self._registry.build(spec.kind, spec.values, cache_key=_version(row))
-        except (ValueError, KeyError, ImportError) as exc:
-            raise Misconfigured(f"the {step.label} configuration is not usable: {exc}") from None
+        except ValidationError as exc:
+            # Never str(exc): pydantic quotes the input, credentials included.
+            raise Misconfigured(
+                f"the {step.label} configuration is not usable: {describe(exc)}"
+            ) from None
+        except SealedUnreadable:
+            raise Misconfigured(
+                f"the {step.label} credentials cannot be decrypted with the server keys; "
+                "enter them again"
+            ) from None
+        except (KeyError, ImportError) as exc:
+            raise Misconfigured(
+                f"the {step.label} provider is not available ({type(exc).__name__})"
+            ) from None
         return Built(instance, spec.kind, row.id)
 
 

@@ -14,9 +14,10 @@ from phonegate import ids
 from phonegate.delivery.chain import ChainBuilder, send_through
 from phonegate.domain.delivery_plan import Step
 from phonegate.domain.models import Channel
+from phonegate.domain.phone_templates import SAMPLE_CODE
 from phonegate.providers.base import OutgoingMessage, ProviderError, Retryable
 
-TEST_CODE = "123456"
+TEST_CODE = SAMPLE_CODE
 TRY_TIMEOUT_SECONDS = 20.0
 
 
@@ -54,7 +55,8 @@ async def send_test(
         recipient=recipient,
         channel=channel,
         text=text,
-        code=TEST_CODE,
+        # A hosted verifier makes its own code (Twilio Verify's check mode).
+        code=None if step.hosted else TEST_CODE,
         locale=locale,
         message_id=ids.prefixed("try"),
         kind="test",

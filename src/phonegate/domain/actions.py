@@ -27,7 +27,7 @@ from phonegate.domain.delivery_plan import (
 )
 from phonegate.domain.deps import DomainDeps
 from phonegate.domain.models import Action, Tenant
-from phonegate.domain.phone_providers import open_sealed, seal
+from phonegate.domain.phone_providers import open_or_empty, seal
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import Conflict, InvalidRequest, NotFound
 from phonegate.keys import KeyRing
@@ -159,7 +159,7 @@ def _apply_secrets(
     keys: KeyRing, action: Action, entries: dict[str, str | None], now: datetime
 ) -> None:
     """Set the draft's secrets to exactly ``entries``, keeping stored values where asked."""
-    stored = open_sealed(keys, action.secrets)
+    stored = open_or_empty(keys, action.secrets)
     values: dict[str, str] = {}
     times: dict[str, str] = {}
     for name, secret in entries.items():
@@ -282,7 +282,7 @@ def draft_config(keys: KeyRing, action: Action) -> dict[str, Any]:
     return {
         "target": action.code,
         "trigger": action.trigger,
-        "secrets": open_sealed(keys, action.secrets),
+        "secrets": open_or_empty(keys, action.secrets),
     }
 
 

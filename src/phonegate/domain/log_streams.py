@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from phonegate import ids
 from phonegate.domain.events import CATALOGUE
 from phonegate.domain.models import LogStream
-from phonegate.domain.phone_providers import open_sealed, seal
+from phonegate.domain.phone_providers import SealedUnreadable, open_sealed, seal
 from phonegate.errors import InvalidRequest
 from phonegate.keys import KeyRing
 
@@ -307,7 +307,15 @@ def apply_patch(
         stream.filters = _filters(body["filters"])
     if "isPriority" in body:
         stream.is_priority = _priority(body["isPriority"])
-    current = open_secrets(keys, stream)
+    try:
+        current = open_secrets(keys, stream)
+    except SealedUnreadable:
+        if not rotate:
+            raise _invalid(
+                "the stream's secrets cannot be decrypted with the server keys: send "
+                "'rotateSigningSecret': true (and the sink's httpAuthorization, if it has one)."
+            ) from None
+        current = StreamSecrets(None, "")
     authorization, sink_changed = None, False
     if "sink" in body:
         stream.sink, authorization, sink_changed = _sink(body["sink"], stream.sink)

@@ -147,7 +147,7 @@ async def set_twilio(
     creating = row is None
     if row is None:
         row = phone_providers.new_row(tenant.id, "guardian", "twilio", now)
-    secrets = phone_providers.open_sealed(keys, row.credentials)
+    secrets = phone_providers.open_or_empty(keys, row.credentials)
     if "auth_token" in values:
         secrets["auth_token"] = values.pop("auth_token")
     row.configuration = {**row.configuration, **values}

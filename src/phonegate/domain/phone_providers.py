@@ -52,12 +52,18 @@ def seal(keys: KeyRing, secrets: Mapping[str, str]) -> str | None:
     return keys.encrypt(json.dumps(dict(secrets))) if secrets else None
 
 
+class SealedUnreadable(ValueError):
+    """Stored secrets sealed under a server key that is no longer configured."""
+
+
 def open_sealed(keys: KeyRing, sealed: str | None) -> dict[str, str]:
+    """The secrets a row keeps sealed; ``SealedUnreadable`` (never an empty dict) when the
+    key they were sealed with has been dropped, so nothing runs with blank credentials."""
     if not sealed:
         return {}
     plain = keys.decrypt(sealed)
     if plain is None:
-        return {}
+        raise SealedUnreadable("the stored secrets cannot be decrypted with the server keys")
     data = json.loads(plain)
     return {str(k): str(v) for k, v in data.items()}
 
@@ -248,13 +254,21 @@ def apply_body(
     merged = {k: v for k, v in merged.items() if v is not None}
     merged.setdefault("delivery_methods", ["text"])
     wanted = delivery_channels(merged["delivery_methods"])
-    secrets = {**open_sealed(keys, row.credentials), **credentials}
+    secrets = {**open_or_empty(keys, row.credentials), **credentials}
     row.configuration = merged
     row.credentials = seal(keys, secrets)
     row.updated_at = now
     # spec_for narrows the channels to what the configuration can carry; check every
     # delivery method asked for (voice through Twilio without a from number is refused).
-    validate_spec(catalog, replace(spec_for(row, secrets), channels=wanted), f"{name} provider")
+    spec = spec_for(row, secrets)
+    validate_spec(catalog, replace(spec, channels=wanted), f"{name} provider")
+    if spec.hosted and row.role == "fallback":
+        # A fallback sends phonegate's own code, which a hosted verifier cannot carry.
+        raise InvalidRequest(
+            "Twilio Verify in hosted mode makes its own codes, so it can only be the primary "
+            "provider, not a fallback.",
+            error_code="invalid_body",
+        )
     return row
 
 
@@ -275,8 +289,17 @@ def new_row(
     )
 
 
+def open_or_empty(keys: KeyRing, sealed: str | None) -> dict[str, str]:
+    """For an update that merges new secrets over the stored ones: secrets sealed under a
+    dropped key are gone, and the update must supply them again (validation says which)."""
+    try:
+        return open_sealed(keys, sealed)
+    except SealedUnreadable:
+        return {}
+
+
 def credentials_set(keys: KeyRing, row: PhoneProvider) -> list[str]:
-    return sorted(open_sealed(keys, row.credentials))
+    return sorted(open_or_empty(keys, row.credentials))  # unreadable counts as unset
 
 
 def dependents(settings: TenantSettings) -> list[str]:

@@ -37,6 +37,9 @@ TEMPLATE_TYPES: tuple[str, ...] = texts.MESSAGE_TYPES
 OTP_TYPES = frozenset({"otp_enroll", "otp_verify"})
 BODY_FIELDS: dict[Channel, str] = {"sms": "text", "voice": "voice"}
 MAX_TEMPLATE_CHARS = 10_000
+# The code in sample renderings and test messages (/try): a test message carries the same
+# code its text shows, and a leaked test message grants nothing.
+SAMPLE_CODE = "924681"
 MAX_TRANSLATIONS = 50
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")
 
@@ -123,7 +126,7 @@ def compose(
 
 def sample_context(tenant: Tenant, channel: Channel, locale: str = "en") -> MessageContext:
     return MessageContext(
-        code="924681",
+        code=SAMPLE_CODE,
         channel=channel,
         friendly_name=tenant.settings.friendly_name,
         locale=locale,

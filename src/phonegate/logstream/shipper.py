@@ -30,11 +30,12 @@ from phonegate.clock import Clock
 from phonegate.domain.events import new_event
 from phonegate.domain.log_streams import event_types, open_secrets, retry_delay
 from phonegate.domain.models import LogEvent, LogStream
+from phonegate.domain.phone_providers import SealedUnreadable
 from phonegate.domain.ports import UnitOfWorkFactory
 from phonegate.keys import KeyRing
 from phonegate.logstream.alerts import SpikeAlerts
 from phonegate.logstream.sinks import HttpSink
-from phonegate.providers.base import ProviderError, Retryable
+from phonegate.providers.base import Misconfigured, ProviderError, Retryable
 
 log = logging.getLogger("phonegate.logstream")
 
@@ -103,9 +104,21 @@ class Shipper:
     async def _ship(self, stream: LogStream) -> int:
         assert stream.claimed_until is not None  # claimed streams carry their lease
         lease, cursor, failures = stream.claimed_until, stream.cursor, stream.failures
-        sink = HttpSink(
-            self._http, stream, open_secrets(self._keys, stream), timeout_seconds=self._timeout
-        )
+        try:
+            secrets = open_secrets(self._keys, stream)
+        except SealedUnreadable:
+            # Never sign with a blank secret: the stream fails, visibly, until it is fixed.
+            await self._failed(
+                stream,
+                lease,
+                failures + 1,
+                Misconfigured(
+                    "the stream's secrets cannot be decrypted with the server keys: rotate "
+                    "its signing secret and set its authorization again"
+                ),
+            )
+            return 0
+        sink = HttpSink(self._http, stream, secrets, timeout_seconds=self._timeout)
         types = event_types(stream.filters)
         delivered = 0
         for turn in range(MAX_BATCHES_PER_TURN):

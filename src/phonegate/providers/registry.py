@@ -47,7 +47,9 @@ def _load(target: str) -> ProviderClass:
     return found
 
 
-def _describe(error: ValidationError) -> str:
+def describe(error: ValidationError) -> str:
+    """What is wrong with a configuration, by field, without the values: pydantic's own
+    text quotes the input, secrets included."""
     parts = []
     for item in error.errors():
         where = ".".join(str(p) for p in item.get("loc", ()))
@@ -136,5 +138,5 @@ class ProviderRegistry:
         try:
             config = cls.Config.model_validate(dict(values))
         except ValidationError as exc:
-            raise ValueError(_describe(exc)) from None
+            raise ValueError(describe(exc)) from None
         return channels_of(cls(config, self._http))

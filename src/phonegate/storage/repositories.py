@@ -7,6 +7,7 @@ and caps hold across concurrent requests and processes on both SQLite and Postgr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -1111,6 +1112,38 @@ class SqlSecretRepo(_Repo):
                     tenant_id=tenant_id, name=name, value=sealed, updated_at=now
                 )
             )
+
+
+# Every column that holds a value sealed with the server keys: re-sealed under the current
+# key after a rotation (signing keys are also re-encrypted whenever a process loads them).
+SEALED_COLUMNS: tuple[tuple[sa.Table, str, str], ...] = (
+    (t.signing_keys, "private_key", "kid"),
+    (t.stored_secrets, "value", "name"),
+    (t.phone_providers, "credentials", "id"),
+    (t.actions, "secrets", "id"),
+    (t.actions, "deployed_secrets", "id"),
+    (t.log_streams, "secrets", "id"),
+)
+
+
+async def reseal_all(conn: AsyncConnection, rewrap: Callable[[str], str | None]) -> int:
+    """Re-seal every stored secret an older server key sealed; returns how many changed.
+    ``rewrap`` gives the new sealed text, or None when nothing is to do."""
+    changed = 0
+    for table, column, key in SEALED_COLUMNS:
+        col, key_col = table.c[column], table.c[key]
+        tenant = table.c.tenant_id
+        rows = (await conn.execute(sa.select(tenant, key_col, col).where(col.is_not(None)))).all()
+        for row in rows:
+            fresh = rewrap(row[2])
+            if fresh is not None:
+                await conn.execute(
+                    table.update()
+                    .where(tenant == row[0], key_col == row[1], col == row[2])
+                    .values({column: fresh})
+                )
+                changed += 1
+    return changed
 
 
 class SqlUnitOfWork:

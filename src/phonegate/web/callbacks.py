@@ -102,12 +102,12 @@ async def _sending_config(
     row = await uow.phone_providers.get(message.tenant_id, message.provider_config_id)
     if row is None:
         return None
-    spec = spec_for(row, open_sealed(c.keys, row.credentials))
-    if spec.kind != message.provider:
-        return None
     try:
+        spec = spec_for(row, open_sealed(c.keys, row.credentials))
+        if spec.kind != message.provider:
+            return None
         return c.registry.config(spec.kind, spec.values)
-    except (ValueError, KeyError, ImportError):  # no longer a valid configuration
+    except (ValueError, KeyError, ImportError):  # unreadable or no longer valid: not ours
         return None
 
 
