@@ -644,3 +644,18 @@ async def test_signed_callbacks_from_the_fake_become_receipts(
     assert [r.status for r in parsed if r] == receipts
     assert {r.provider_message_id for r in parsed if r} == {result.provider_message_id}
     assert parsed[-1] is not None and parsed[-1].error_code == error_code
+
+
+async def test_a_template_sender_overrides_the_configured_one(
+    fake: TwilioFake, http: httpx.AsyncClient
+) -> None:
+    # Branding templates may name their own sender (content.from): it wins over the pool.
+    pooled = provider(fake, http, messaging_service_sid="MG" + "a" * 32)
+    await pooled.send_sms(message(sender="+15005550006"))
+    form = fake.received[-1].form
+    assert form["From"] == ["+15005550006"] and "MessagingServiceSid" not in form
+    await pooled.place_call(message("voice", sender="+15005550006"))
+    assert fake.received[-1].form["From"] == ["+15005550006"]
+    # An alphanumeric sender cannot be a caller id: the call keeps the configured number.
+    await pooled.place_call(message("voice", sender="ACME"))
+    assert fake.received[-1].form["From"] == [SENDER]

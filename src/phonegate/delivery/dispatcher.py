@@ -250,6 +250,7 @@ class Dispatcher:
             message_id=message.id,
             kind=payload.kind,  # type: ignore[arg-type]
             callback_url=None,  # set per provider in _callback
+            sender=payload.sender,
             valid_for_seconds=max(1, remaining),
             metadata=metadata,
         )

@@ -91,6 +91,9 @@ class OutgoingMessage:
     valid_for_seconds: int | None = None
     # Where the vendor should post delivery receipts for this message, if it can.
     callback_url: str | None = None
+    # A sender the message's template asks for (Branding ``content.from``), over the
+    # provider's configured one; a vendor that cannot use it keeps its own.
+    sender: str | None = None
     # Context for providers that pass it on (operator code, webhooks): client, user, request.
     metadata: dict[str, Any] = field(default_factory=dict)
 

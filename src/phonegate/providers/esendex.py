@@ -80,8 +80,9 @@ def dispatch_document(
     element = ElementTree.SubElement(root, "message")
     ElementTree.SubElement(element, "to").text = e164_digits(message.recipient)
     ElementTree.SubElement(element, "body").text = message.text
-    if config.from_:
-        ElementTree.SubElement(element, "from").text = config.from_
+    sender = message.sender or config.from_
+    if sender:
+        ElementTree.SubElement(element, "from").text = sender
     ElementTree.SubElement(element, "type").text = kind
     if kind == "Voice":
         ElementTree.SubElement(element, "lang").text = voice_language(message.locale)

@@ -124,8 +124,9 @@ class InfobipProvider:
         if message.message_id:
             destination["messageId"] = message.message_id
         payload: dict[str, Any] = {"destinations": [destination], "text": message.text}
-        if self._config.from_:
-            payload["from"] = self._config.from_
+        sender = message.sender or self._config.from_
+        if sender:
+            payload["from"] = sender
         minutes = message.validity(60, high=MAX_VALIDITY_MINUTES)
         if minutes is not None:
             payload["validityPeriod"] = minutes

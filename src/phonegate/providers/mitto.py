@@ -73,7 +73,7 @@ class MittoProvider:
     async def send_sms(self, message: OutgoingMessage) -> SendResult:
         config = self._config
         payload: dict[str, Any] = {
-            "from": config.from_,
+            "from": message.sender or config.from_,
             "to": e164_digits(message.recipient),
             "text": message.text,
             "type": "Auto",

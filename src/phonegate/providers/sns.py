@@ -144,8 +144,9 @@ class SnsProvider:
         attributes: list[tuple[str, str, str]] = [
             ("AWS.SNS.SMS.SMSType", "String", config.sms_type)
         ]
-        if config.sender_id:
-            attributes.append(("AWS.SNS.SMS.SenderID", "String", config.sender_id))
+        sender = message.sender or config.sender_id
+        if sender:
+            attributes.append(("AWS.SNS.SMS.SenderID", "String", sender))
         if config.origination_number:
             attributes.append(
                 ("AWS.SNS.SMS.OriginationNumber", "String", config.origination_number)

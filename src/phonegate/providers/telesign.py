@@ -114,8 +114,9 @@ class TelesignProvider:
         }
         if message.message_id:
             form["external_id"] = message.message_id
-        if config.sender_id:
-            form["sender_id"] = config.sender_id
+        sender = message.sender or config.sender_id
+        if sender:
+            form["sender_id"] = sender
         if message.callback_url:
             form["callback_url"] = message.callback_url
         response = await send(

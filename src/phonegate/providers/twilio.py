@@ -145,7 +145,9 @@ class TwilioProvider:
 
     async def send_sms(self, message: OutgoingMessage) -> SendResult:
         form: dict[str, str | list[str]] = {"To": message.recipient, "Body": message.text}
-        if self._config.messaging_service_sid is not None:
+        if message.sender:
+            form["From"] = message.sender  # the template's sender, over the pool
+        elif self._config.messaging_service_sid is not None:
             form["MessagingServiceSid"] = self._config.messaging_service_sid
         elif self._config.from_ is not None:
             form["From"] = self._config.from_
@@ -159,7 +161,8 @@ class TwilioProvider:
         return SendResult(provider=self.name, provider_message_id=body["sid"], status="queued")
 
     async def place_call(self, message: OutgoingMessage) -> SendResult:
-        caller_id = self._caller_id()
+        wanted = message.sender
+        caller_id = wanted if wanted and E164.fullmatch(wanted) else self._caller_id()
         if caller_id is None:
             raise Misconfigured(
                 "twilio: voice calls need from set to a Twilio phone number (E.164)",

@@ -109,7 +109,7 @@ class VonageProvider:
         form = {
             "api_key": config.api_key,
             "api_secret": config.api_secret.get_secret_value(),
-            "from": config.from_,
+            "from": message.sender or config.from_,
             "to": e164_digits(message.recipient),
             "text": message.text,
             # Outside GSM-7, type=text would have the carrier replace characters with "?".
