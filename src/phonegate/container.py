@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,6 +41,7 @@ from phonegate.tokens import (
 HOUSEKEEPING_SECONDS = 3600.0
 # A bucket idle this long has refilled (or is a past day's budget): its row can go.
 STALE_BUCKETS = 7 * 86400.0
+SANDBOX_INBOX_KEPT = timedelta(days=1)
 
 
 def load_keyring(settings: Settings) -> KeyRing:
@@ -221,13 +223,24 @@ class Container:
             try:
                 now = self.clock.now()
                 await retention.purge(self.unit_of_work, now, self.settings.log_retention_days)
-                async with self.unit_of_work() as uow:
-                    await uow.counters.purge_stale(now=now.timestamp(), idle_seconds=STALE_BUCKETS)
+                await self.purge_delivery_records(now)
                 await self.reseal_secrets()
             except Exception:
                 logging.getLogger("phonegate").exception("log retention purge failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=HOUSEKEEPING_SECONDS)
+
+    async def purge_delivery_records(self, now: datetime) -> None:
+        """Old rate-limit rows, finished outbox messages (with their attempts) past the log
+        retention, and the sandbox inbox after a day: it holds codes in clear."""
+        kept = timedelta(days=self.settings.log_retention_days)
+        async with self.unit_of_work() as uow:
+            await uow.counters.purge_stale(now=now.timestamp(), idle_seconds=STALE_BUCKETS)
+            await uow.inbox.purge_before(now - SANDBOX_INBOX_KEPT)
+        while True:
+            async with self.unit_of_work() as uow:
+                if await uow.outbox.purge_finished_before(now - kept) < 1000:
+                    break
 
     async def reseal_secrets(self) -> int:
         """After a server-key rotation, re-seal provider credentials, action and log-stream

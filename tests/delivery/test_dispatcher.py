@@ -219,6 +219,9 @@ async def test_evaluation_provider_stops_after_its_lifetime_cap(
     assert failure.details["message_id"] == second.id
     assert failure.details["to"] == MASKED
     assert len(await events(container, "gd_send_sms")) == 1
+    # The operator must configure a real provider: that is an admin event too.
+    (admin,) = await events(container, "pg_provider_misconfigured")
+    assert "lifetime limit" in admin.description
 
 
 async def test_sandbox_is_refused_in_production(

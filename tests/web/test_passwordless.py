@@ -434,3 +434,20 @@ async def test_a_hosted_verification_provider_is_refused_loudly(api: Api) -> Non
     body = assert_error(await start(api), 400, "sms_provider_error")
     assert "hosted mode" in body["error_description"], body
     assert await api.inbox() == []
+
+
+async def test_the_phone_scope_puts_the_number_in_the_id_token_and_userinfo(api: Api) -> None:
+    await sms_connection(api)
+    assert (await start(api)).status_code == 200
+    r = await otp_grant(api, await api.last_code(PHONE), scope="openid phone")
+    assert r.status_code == 200, r.text
+    tokens = r.json()
+    assert tokens["scope"] == "openid phone"
+    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert claims["phone_number"] == PHONE and claims["phone_verified"] is True
+    assert "email" not in claims
+    r = await api.client.get(
+        "/userinfo", headers={"authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["phone_number"] == PHONE

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from phonegate.domain.models import Application, User
 
-OIDC_SCOPES = ("openid", "profile", "email")
+OIDC_SCOPES = ("openid", "profile", "email", "phone")
 MFA_API_SCOPES = ("enroll", "read:authenticators", "remove:authenticators")
 # Every scope the Management API checks; the bootstrap management application gets them all.
 MANAGEMENT_SCOPES = (

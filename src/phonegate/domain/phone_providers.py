@@ -308,6 +308,5 @@ def dependents(settings: TenantSettings) -> list[str]:
     if settings.factor_sms_enabled:
         types = " and ".join(settings.message_types)
         found.append(f"MFA with the phone factor ({types} codes)")
-    found.append("passwordless login with SMS codes")
-    found.append("phone number verification")
+    found.append("passwordless login with SMS codes (any sms connection)")
     return found

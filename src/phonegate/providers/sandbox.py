@@ -48,7 +48,9 @@ class InboxProvider:
             )
         message_id = await self._inbox.deliver(message, self.name, self._now(), self._cap)
         if message_id is None:
-            raise Rejected(
+            # An operator must configure a real provider: fallbacks are tried, and the
+            # failure is an admin event too.
+            raise Misconfigured(
                 f"the {self.name} evaluation provider has sent its lifetime limit of "
                 f"{self._cap} messages for this tenant; configure a delivery provider",
                 code="too_many_sms_per_tenant",

@@ -794,6 +794,27 @@ class SqlOutboxRepo(_Repo):
         oldest = min((as_utc(row[2]) for row in rows), default=None)  # SQLite returns naive
         return {row[0]: row[1] for row in rows}, oldest
 
+    async def purge_finished_before(self, cutoff: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` finished messages created before ``cutoff`` (and their
+        attempts); pending and sending ones are never touched."""
+        c = self.table.c
+        ids_ = (
+            (
+                await self.conn.execute(
+                    sa.select(c.id)
+                    .where(c.created_at < cutoff, c.status.not_in(("pending", "sending")))
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if ids_:
+            attempts = t.delivery_attempts
+            await self.conn.execute(attempts.delete().where(attempts.c.message_id.in_(ids_)))
+            await self.conn.execute(self.table.delete().where(c.id.in_(ids_)))
+        return len(ids_)
+
     async def claim_feedback(self, limit: int) -> list[OutboxMessage]:
         """Claim due feedback, each message by one dispatcher only (a guarded UPDATE)."""
         c = self.table.c
@@ -1021,6 +1042,12 @@ class SqlActionRepo(_Repo):
 
 class SqlInboxRepo(_Repo):
     table = t.inbox_messages
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        result = await self.conn.execute(
+            self.table.delete().where(self.table.c.created_at < cutoff)
+        )
+        return _rowcount(result)
 
     async def add(self, message: InboxMessage) -> None:
         await self.conn.execute(self.table.insert().values(**asdict(message)))
