@@ -1,9 +1,12 @@
 """An example "Send Phone Message" action to copy: it logs which kind of message goes to whom,
 with the number masked, and drops messages to number ranges the operator does not serve.
 
-Configure the ``action`` provider with::
+Create the action with this as its ``code`` (the callable's import path), deploy it and
+bind it to the send-phone-message trigger::
 
-    {"target": "examples.actions.send_with_logging:on_send_phone_message"}
+    phonegate api POST /actions/actions '{"name": "log and filter",
+      "supported_triggers": [{"id": "send-phone-message", "version": "v2"}],
+      "code": "examples.actions.send_with_logging:on_send_phone_message"}'
 
 It hands the message to no carrier and calls no network. To deliver for real, send
 ``options["text"]`` through your carrier where the comment says, with its credentials from

@@ -5,11 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from enum import Enum
 from typing import Annotated
 
 import typer
 
+from phonegate.domain.phone_factor import GUARDIAN_PROVIDERS
 from phonegate.settings import Settings, configure_logging
+
+
+class GuardianProvider(str, Enum):
+    auth0 = "auth0"
+    sandbox = "sandbox"
+    twilio = "twilio"
+    phone_message_hook = "phone-message-hook"
+
+
+# The CLI offers exactly the providers the Guardian API accepts.
+assert {p.value for p in GuardianProvider} == set(GUARDIAN_PROVIDERS)
 
 app = typer.Typer(
     help="phonegate: a self-hosted phone (SMS and voice) authentication server, "
@@ -118,8 +131,8 @@ def bootstrap(
         bool, typer.Option("--json", help="Print the credentials as JSON for scripts.")
     ] = False,
     provider: Annotated[
-        str, typer.Option(help="Delivery provider for a new default tenant.")
-    ] = "sandbox",
+        GuardianProvider, typer.Option(help="Delivery provider for a new default tenant.")
+    ] = GuardianProvider.sandbox,
 ) -> None:
     """Create the default tenant, a demo application, a management application and a demo
     user if they do not exist yet (idempotent), and print their credentials."""
@@ -132,7 +145,7 @@ def bootstrap(
 
     async def _run() -> dict[str, object]:
         async with Container(settings) as c:
-            return (await run_bootstrap(c, provider=provider)).as_json()
+            return (await run_bootstrap(c, provider=provider.value)).as_json()
 
     creds = asyncio.run(_run())
     if as_json:

@@ -43,6 +43,8 @@ MANAGEMENT_SCOPES = (
     "delete:log_streams",
     "read:attack_protection",
     "update:attack_protection",
+    "read:tenant_settings",
+    "update:tenant_settings",
     "read:connections",
     "create:connections",
     "update:connections",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from phonegate import ids
+from phonegate.domain import texts
 from phonegate.domain.models import Tenant, TenantSettings
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest
@@ -83,3 +86,36 @@ def mfa_required_for_every_login(settings: TenantSettings) -> bool:
 
 async def save(uow: UnitOfWork, tenant: Tenant, now: datetime) -> None:
     await uow.tenants.save_settings(tenant.id, tenant.settings, now)
+
+
+def update_settings(tenant: Tenant, body: Mapping[str, Any]) -> None:
+    """Auth0's tenant settings that phonegate uses: ``friendly_name`` and
+    ``enabled_locales`` (the first is the default language of messages)."""
+    unknown = sorted(set(body) - {"friendly_name", "enabled_locales"})
+    if unknown:
+        raise InvalidRequest(
+            f"Payload validation error: unsupported field(s): {', '.join(unknown)}.",
+            error_code="invalid_body",
+        )
+    if "friendly_name" in body:
+        name = body["friendly_name"]
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            raise InvalidRequest(
+                "Payload validation error: 'friendly_name' must be 1 to 255 characters.",
+                error_code="invalid_body",
+            )
+        tenant.settings.friendly_name = name.strip()
+    if "enabled_locales" in body:
+        locales = body["enabled_locales"]
+        if (
+            not isinstance(locales, list)
+            or not locales
+            or not all(isinstance(x, str) for x in locales)
+            or texts.negotiate([locales[0]], texts.SUPPORTED_LOCALES, "") != locales[0]
+        ):
+            raise InvalidRequest(
+                "Payload validation error: 'enabled_locales' must be a non-empty list whose "
+                f"first entry is one of {', '.join(texts.SUPPORTED_LOCALES)}.",
+                error_code="invalid_body",
+            )
+        tenant.settings.default_locale = locales[0]

@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from phonegate import __version__
 from phonegate.container import Container
 from phonegate.errors import PhonegateError
-from phonegate.web import callbacks, errors, metrics
+from phonegate.web import callbacks, errors, login, metrics
 from phonegate.web.auth0 import mfa, passwordless, token, userinfo, wellknown
 from phonegate.web.management import (
     actions,
@@ -23,8 +24,10 @@ from phonegate.web.management import (
     guardian,
     log_streams,
     logs,
+    openapi,
     phone,
     sandbox,
+    tenant_settings,
     users,
 )
 
@@ -62,13 +65,17 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         phone.router,
         actions.router,
         attack_protection.router,
+        tenant_settings.router,
         sandbox.router,
         logs.router,
         log_streams.router,
+        openapi.router,
         callbacks.router,
         metrics.router,
+        login.router,
     ):
         app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("phonegate", "static")]), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -107,7 +114,8 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
 def make_app() -> FastAPI:
     """The application factory for ``uvicorn --factory`` (``phonegate serve --workers N``):
     each worker process builds its own container from the environment."""
-    from phonegate.settings import Settings
+    from phonegate.settings import Settings, configure_logging
 
     settings = Settings()
+    configure_logging(settings)
     return create_app(Container(settings), background=settings.background_in_server)
