@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -14,7 +14,7 @@ from phonegate.domain.phone_factor import GUARDIAN_PROVIDERS
 from phonegate.settings import Settings, configure_logging
 
 
-class GuardianProvider(str, Enum):
+class GuardianProvider(StrEnum):
     auth0 = "auth0"
     sandbox = "sandbox"
     twilio = "twilio"
