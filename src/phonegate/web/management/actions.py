@@ -21,6 +21,8 @@ from phonegate.domain.models import Action
 from phonegate.errors import InvalidRequest
 from phonegate.providers.action import ActionConfig, test_run
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import actions as doc
 from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/actions")
@@ -137,7 +139,10 @@ def _flag(request: Request, name: str) -> bool | None:
     return raw.lower() == "true"
 
 
-@router.get("/triggers")
+@router.get(
+    "/triggers",
+    **documented("List the triggers", tag="actions", scopes=[READ], response=doc.Triggers),
+)
 async def list_triggers(request: Request) -> JSONResponse:
     async with management_scope(request, READ):
         return JSONResponse(
@@ -156,14 +161,34 @@ async def list_triggers(request: Request) -> JSONResponse:
         )
 
 
-@router.get("/triggers/{trigger_id}/bindings")
+@router.get(
+    "/triggers/{trigger_id}/bindings",
+    **documented(
+        "List a trigger's bindings",
+        tag="actions",
+        scopes=[READ],
+        response=doc.BindingsPage,
+        query=doc.BINDINGS_QUERY,
+        errors=[400, 404],
+    ),
+)
 async def list_bindings(request: Request, trigger_id: str) -> JSONResponse:
     async with management_scope(request, READ) as (uow, tenant, _):
         bound = await actions.binding(uow, tenant, trigger_id)
         return _paged(request, "bindings", _bindings_json(trigger_id, bound))
 
 
-@router.patch("/triggers/{trigger_id}/bindings")
+@router.patch(
+    "/triggers/{trigger_id}/bindings",
+    **documented(
+        "Bind an action to a trigger",
+        tag="actions",
+        scopes=[UPDATE],
+        body=doc.BindingsChange,
+        response=doc.Bindings,
+        errors=[404],
+    ),
+)
 async def set_bindings(request: Request, trigger_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -173,7 +198,17 @@ async def set_bindings(request: Request, trigger_id: str) -> JSONResponse:
         return JSONResponse({"bindings": _bindings_json(trigger_id, bound)})
 
 
-@router.get("/actions")
+@router.get(
+    "/actions",
+    **documented(
+        "List the actions",
+        tag="actions",
+        scopes=[READ],
+        response=doc.ActionsPage,
+        query=doc.ACTIONS_QUERY,
+        errors=[400],
+    ),
+)
 async def list_actions(request: Request) -> JSONResponse:
     q = request.query_params
     async with management_scope(request, READ) as (uow, tenant, _):
@@ -187,7 +222,19 @@ async def list_actions(request: Request) -> JSONResponse:
         return _paged(request, "actions", [action_json(a) for a in found])
 
 
-@router.post("/actions", status_code=201)
+@router.post(
+    "/actions",
+    status_code=201,
+    **documented(
+        "Create an action",
+        tag="actions",
+        scopes=[CREATE],
+        body=doc.ActionCreate,
+        response=doc.Action,
+        status=201,
+        errors=[409],
+    ),
+)
 async def create_action(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, CREATE) as (uow, tenant, caller):
@@ -197,13 +244,26 @@ async def create_action(request: Request) -> JSONResponse:
         return JSONResponse(action_json(action), status_code=201)
 
 
-@router.get("/actions/{action_id}")
+@router.get(
+    "/actions/{action_id}",
+    **documented("Get an action", tag="actions", scopes=[READ], response=doc.Action, errors=[404]),
+)
 async def get_action(request: Request, action_id: str) -> JSONResponse:
     async with management_scope(request, READ) as (uow, tenant, _):
         return JSONResponse(action_json(await actions.get(uow, tenant.id, action_id)))
 
 
-@router.patch("/actions/{action_id}")
+@router.patch(
+    "/actions/{action_id}",
+    **documented(
+        "Update an action's draft",
+        tag="actions",
+        scopes=[UPDATE],
+        body=doc.ActionChange,
+        response=doc.Action,
+        errors=[404, 409],
+    ),
+)
 async def update_action(request: Request, action_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -213,7 +273,18 @@ async def update_action(request: Request, action_id: str) -> JSONResponse:
         return JSONResponse(action_json(action))
 
 
-@router.delete("/actions/{action_id}", status_code=204)
+@router.delete(
+    "/actions/{action_id}",
+    status_code=204,
+    **documented(
+        "Delete an action",
+        tag="actions",
+        scopes=[DELETE],
+        status=204,
+        query=doc.FORCE_QUERY,
+        errors=[400, 404, 409],
+    ),
+)
 async def delete_action(request: Request, action_id: str) -> Response:
     c = container(request)
     async with management_scope(request, DELETE) as (uow, tenant, caller):
@@ -223,7 +294,16 @@ async def delete_action(request: Request, action_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/actions/{action_id}/deploy")
+@router.post(
+    "/actions/{action_id}/deploy",
+    **documented(
+        "Deploy an action's draft as a new version",
+        tag="actions",
+        scopes=[UPDATE],
+        response=doc.ActionVersion,
+        errors=[404],
+    ),
+)
 async def deploy_action(request: Request, action_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -232,7 +312,18 @@ async def deploy_action(request: Request, action_id: str) -> JSONResponse:
         return JSONResponse(version_json(action))
 
 
-@router.post("/actions/{action_id}/test")
+@router.post(
+    "/actions/{action_id}/test",
+    **documented(
+        "Run an action's draft once",
+        tag="actions",
+        scopes=[UPDATE, CREATE],
+        body=doc.DraftRun,
+        body_required=False,
+        response=doc.DraftRunAnswer,
+        errors=[404],
+    ),
+)
 async def test_action(request: Request, action_id: str) -> JSONResponse:
     """Run the draft once with its own secrets (Auth0's *Test* button). The run happens
     after the transaction: operator code may take seconds and must not hold it open."""

@@ -13,18 +13,37 @@ from fastapi.responses import JSONResponse
 
 from phonegate.domain import ratelimits, tenants
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import attack_protection as doc
 from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/attack-protection")
 
 
-@router.get("/phone-limits")
+@router.get(
+    "/phone-limits",
+    **documented(
+        "Get the phone limits",
+        tag="attack protection",
+        scopes=["read:attack_protection"],
+        response=doc.PhoneLimits,
+    ),
+)
 async def get_limits(request: Request) -> JSONResponse:
     async with management_scope(request, "read:attack_protection") as (_, tenant, _caller):
         return JSONResponse(ratelimits.effective(tenant))
 
 
-@router.patch("/phone-limits")
+@router.patch(
+    "/phone-limits",
+    **documented(
+        "Change phone limits",
+        tag="attack protection",
+        scopes=["update:attack_protection"],
+        body=doc.PhoneLimitsChange,
+        response=doc.PhoneLimits,
+    ),
+)
 async def set_limits(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:attack_protection") as (uow, tenant, caller):

@@ -20,6 +20,9 @@ from phonegate.domain.models import Channel, PhoneProvider, PhoneTemplate, Tenan
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import Conflict, InvalidRequest, NotFound
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import branding as doc
+from phonegate.web.management.schemas.common import AnyObject
 from phonegate.web.requests import container, read_object, request_context
 
 router = APIRouter(prefix="/api/v2/branding/phone")
@@ -76,7 +79,17 @@ async def _branding(uow: UnitOfWork, tenant: Tenant, provider_id: str) -> PhoneP
     return row
 
 
-@router.get("/providers")
+@router.get(
+    "/providers",
+    **documented(
+        "List the tenant phone provider",
+        tag="branding",
+        scopes=["read:phone_providers"],
+        response=doc.BrandingProviders,
+        query=doc.DISABLED_QUERY,
+        errors=[400],
+    ),
+)
 async def list_providers(request: Request) -> JSONResponse:
     async with management_scope(request, "read:phone_providers") as (uow, tenant, _):
         wanted = _bool_query(request, "disabled")
@@ -88,7 +101,18 @@ async def list_providers(request: Request) -> JSONResponse:
         return JSONResponse({"providers": [provider_json(request, tenant, r) for r in rows]})
 
 
-@router.post("/providers")
+@router.post(
+    "/providers",
+    **documented(
+        "Create the tenant phone provider",
+        tag="branding",
+        scopes=["create:phone_providers"],
+        body=doc.ProviderCreate,
+        response=doc.BrandingProvider,
+        status=201,
+        errors=[409],
+    ),
+)
 async def create_provider(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "create:phone_providers") as (uow, tenant, caller):
@@ -110,14 +134,33 @@ async def create_provider(request: Request) -> JSONResponse:
         return JSONResponse(provider_json(request, tenant, row), status_code=201)
 
 
-@router.get("/providers/{provider_id}")
+@router.get(
+    "/providers/{provider_id}",
+    **documented(
+        "Get the tenant phone provider",
+        tag="branding",
+        scopes=["read:phone_providers"],
+        response=doc.BrandingProvider,
+        errors=[404],
+    ),
+)
 async def get_provider(request: Request, provider_id: str) -> JSONResponse:
     async with management_scope(request, "read:phone_providers") as (uow, tenant, _):
         row = await _branding(uow, tenant, provider_id)
         return JSONResponse(provider_json(request, tenant, row))
 
 
-@router.patch("/providers/{provider_id}")
+@router.patch(
+    "/providers/{provider_id}",
+    **documented(
+        "Update the tenant phone provider",
+        tag="branding",
+        scopes=["update:phone_providers"],
+        body=doc.ProviderChange,
+        response=doc.BrandingProvider,
+        errors=[404],
+    ),
+)
 async def update_provider(request: Request, provider_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:phone_providers") as (uow, tenant, caller):
@@ -143,7 +186,16 @@ def _check_message_types(tenant: Tenant, row: PhoneProvider) -> None:
         )
 
 
-@router.delete("/providers/{provider_id}")
+@router.delete(
+    "/providers/{provider_id}",
+    **documented(
+        "Delete the tenant phone provider",
+        tag="branding",
+        scopes=["delete:phone_providers"],
+        status=204,
+        errors=[404],
+    ),
+)
 async def delete_provider(request: Request, provider_id: str) -> Response:
     async with management_scope(request, "delete:phone_providers") as (uow, tenant, caller):
         await _branding(uow, tenant, provider_id)
@@ -186,7 +238,19 @@ def try_answer(result: TryResult, extra: dict[str, Any] | None = None) -> JSONRe
     )
 
 
-@router.post("/providers/{provider_id}/try")
+@router.post(
+    "/providers/{provider_id}/try",
+    **documented(
+        "Send a test message through the tenant phone provider",
+        tag="branding",
+        scopes=["create:phone_providers", "update:phone_providers"],
+        body=doc.TrySend,
+        response=doc.TryAccepted,
+        status=202,
+        errors=[404],
+        failures=doc.TRY_FAILURES,
+    ),
+)
 async def try_provider(request: Request, provider_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "create:phone_providers", "update:phone_providers") as (
@@ -266,7 +330,17 @@ async def _template(uow: UnitOfWork, tenant: Tenant, template_id: str) -> PhoneT
     return row
 
 
-@router.get("/templates")
+@router.get(
+    "/templates",
+    **documented(
+        "List the phone templates, built-in defaults included",
+        tag="branding",
+        scopes=["read:phone_templates"],
+        response=doc.PhoneTemplates,
+        query=doc.DISABLED_QUERY,
+        errors=[400],
+    ),
+)
 async def list_templates(request: Request) -> JSONResponse:
     async with management_scope(request, "read:phone_templates") as (uow, tenant, _):
         wanted = _bool_query(request, "disabled")
@@ -277,7 +351,18 @@ async def list_templates(request: Request) -> JSONResponse:
         return JSONResponse({"templates": shown})
 
 
-@router.post("/templates")
+@router.post(
+    "/templates",
+    **documented(
+        "Customise a phone template",
+        tag="branding",
+        scopes=["create:phone_templates"],
+        body=doc.TemplateCreate,
+        response=doc.SavedTemplate,
+        status=201,
+        errors=[409],
+    ),
+)
 async def create_template(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "create:phone_templates") as (uow, tenant, caller):
@@ -296,14 +381,33 @@ async def create_template(request: Request) -> JSONResponse:
         )
 
 
-@router.get("/templates/{template_id}")
+@router.get(
+    "/templates/{template_id}",
+    **documented(
+        "Get a phone template",
+        tag="branding",
+        scopes=["read:phone_templates"],
+        response=doc.PhoneTemplate,
+        errors=[404],
+    ),
+)
 async def get_template(request: Request, template_id: str) -> JSONResponse:
     async with management_scope(request, "read:phone_templates") as (uow, tenant, _):
         row = await _template(uow, tenant, template_id)
         return JSONResponse(template_json(tenant, row.type, row))
 
 
-@router.patch("/templates/{template_id}")
+@router.patch(
+    "/templates/{template_id}",
+    **documented(
+        "Update a phone template",
+        tag="branding",
+        scopes=["update:phone_templates"],
+        body=doc.TemplateChange,
+        response=doc.SavedTemplate,
+        errors=[404],
+    ),
+)
 async def update_template(request: Request, template_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:phone_templates") as (uow, tenant, caller):
@@ -317,7 +421,18 @@ async def update_template(request: Request, template_id: str) -> JSONResponse:
         return JSONResponse({**template_json(tenant, row.type, row), "analysis": analysis})
 
 
-@router.patch("/templates/{template_id}/reset")
+@router.patch(
+    "/templates/{template_id}/reset",
+    **documented(
+        "Reset a phone template to the default content",
+        tag="branding",
+        scopes=["update:phone_templates"],
+        body=AnyObject,
+        body_required=False,
+        response=doc.PhoneTemplate,
+        errors=[404],
+    ),
+)
 async def reset_template(request: Request, template_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:phone_templates") as (uow, tenant, caller):
@@ -329,7 +444,16 @@ async def reset_template(request: Request, template_id: str) -> JSONResponse:
         return JSONResponse(template_json(tenant, row.type, row))
 
 
-@router.delete("/templates/{template_id}")
+@router.delete(
+    "/templates/{template_id}",
+    **documented(
+        "Delete a phone template",
+        tag="branding",
+        scopes=["delete:phone_templates"],
+        status=204,
+        errors=[404],
+    ),
+)
 async def delete_template(request: Request, template_id: str) -> Response:
     async with management_scope(request, "delete:phone_templates") as (uow, tenant, caller):
         await _template(uow, tenant, template_id)
@@ -338,7 +462,19 @@ async def delete_template(request: Request, template_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/templates/{template_id}/try")
+@router.post(
+    "/templates/{template_id}/try",
+    **documented(
+        "Send a test message with a phone template",
+        tag="branding",
+        scopes=["create:phone_templates", "update:phone_templates"],
+        body=doc.TrySend,
+        response=doc.TemplateTryAccepted,
+        status=202,
+        errors=[404],
+        failures=doc.TRY_FAILURES,
+    ),
+)
 async def try_template(request: Request, template_id: str) -> JSONResponse:
     """Render the template as the next message would be (language negotiated from this
     request) with a sample code, and send it through the tenant's first provider."""

@@ -19,6 +19,8 @@ from phonegate.domain import connections
 from phonegate.domain.models import Connection
 from phonegate.errors import InvalidRequest
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import connections as doc
 from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/connections")
@@ -87,7 +89,17 @@ def _listing(request: Request, items: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse(chunk)
 
 
-@router.get("")
+@router.get(
+    "",
+    **documented(
+        "List the connections",
+        tag="connections",
+        scopes=[READ],
+        response=doc.Connections,
+        query=doc.LIST_QUERY,
+        errors=[400],
+    ),
+)
 async def list_connections(request: Request) -> JSONResponse:
     q = request.query_params
     async with management_scope(request, READ) as (uow, tenant, _):
@@ -97,7 +109,19 @@ async def list_connections(request: Request) -> JSONResponse:
     return _listing(request, [connection_json(c) for c in found])
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    **documented(
+        "Create the passwordless sms connection",
+        tag="connections",
+        scopes=[CREATE],
+        body=doc.ConnectionCreate,
+        response=doc.Connection,
+        status=201,
+        errors=[409],
+    ),
+)
 async def create_connection(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, CREATE) as (uow, tenant, caller):
@@ -107,14 +131,33 @@ async def create_connection(request: Request) -> JSONResponse:
     return JSONResponse(connection_json(created), status_code=201)
 
 
-@router.get("/{connection_id}")
+@router.get(
+    "/{connection_id}",
+    **documented(
+        "Get a connection",
+        tag="connections",
+        scopes=[READ],
+        response=doc.Connection,
+        errors=[404],
+    ),
+)
 async def get_connection(request: Request, connection_id: str) -> JSONResponse:
     async with management_scope(request, READ) as (uow, tenant, _):
         found = await connections.get(uow, tenant, connection_id)
     return JSONResponse(connection_json(found))
 
 
-@router.patch("/{connection_id}")
+@router.patch(
+    "/{connection_id}",
+    **documented(
+        "Update the sms connection",
+        tag="connections",
+        scopes=[UPDATE],
+        body=doc.ConnectionChange,
+        response=doc.Connection,
+        errors=[404],
+    ),
+)
 async def update_connection(request: Request, connection_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -124,7 +167,17 @@ async def update_connection(request: Request, connection_id: str) -> JSONRespons
     return JSONResponse(connection_json(updated))
 
 
-@router.delete("/{connection_id}", status_code=202)
+@router.delete(
+    "/{connection_id}",
+    status_code=202,
+    **documented(
+        "Delete the sms connection",
+        tag="connections",
+        scopes=[DELETE],
+        status=202,
+        errors=[400, 404],
+    ),
+)
 async def delete_connection(request: Request, connection_id: str) -> Response:
     async with management_scope(request, DELETE) as (uow, tenant, caller):
         await connections.delete(uow, tenant, connection_id)

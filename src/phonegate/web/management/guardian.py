@@ -14,6 +14,8 @@ from phonegate.domain.models import Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest
 from phonegate.web.management.auth import Caller, management_scope
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import guardian as doc
 from phonegate.web.requests import container, read_any, read_object, request_context
 
 router = APIRouter(prefix="/api/v2/guardian")
@@ -22,13 +24,25 @@ READ = "read:guardian_factors"
 UPDATE = "update:guardian_factors"
 
 
-@router.get("/factors")
+@router.get(
+    "/factors",
+    **documented("List the factors", tag="guardian", scopes=[READ], response=list[doc.Factor]),
+)
 async def list_factors(request: Request) -> JSONResponse:
     async with management_scope(request, READ) as (_, tenant, _caller):
         return JSONResponse(tenants.factors(tenant.settings))
 
 
-@router.put("/factors/{name}")
+@router.put(
+    "/factors/{name}",
+    **documented(
+        "Enable or disable a factor",
+        tag="guardian",
+        scopes=[UPDATE],
+        body=doc.FactorChange,
+        response=doc.FactorState,
+    ),
+)
 async def set_factor(request: Request, name: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -55,13 +69,30 @@ async def set_factor(request: Request, name: str) -> JSONResponse:
     return JSONResponse({"enabled": enabled})
 
 
-@router.get("/factors/phone/message-types")
+@router.get(
+    "/factors/phone/message-types",
+    **documented(
+        "Get the phone factor's message types",
+        tag="guardian",
+        scopes=[READ],
+        response=doc.MessageTypes,
+    ),
+)
 async def get_message_types(request: Request) -> JSONResponse:
     async with management_scope(request, READ) as (_, tenant, _caller):
         return JSONResponse({"message_types": tenant.settings.message_types})
 
 
-@router.put("/factors/phone/message-types")
+@router.put(
+    "/factors/phone/message-types",
+    **documented(
+        "Set the phone factor's message types",
+        tag="guardian",
+        scopes=[UPDATE],
+        body=doc.MessageTypesChange,
+        response=doc.MessageTypes,
+    ),
+)
 async def set_message_types(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -82,13 +113,30 @@ async def set_message_types(request: Request) -> JSONResponse:
     return JSONResponse({"message_types": chosen})
 
 
-@router.get("/policies")
+@router.get(
+    "/policies",
+    **documented(
+        "Get the MFA policies",
+        tag="guardian",
+        scopes=["read:mfa_policies", READ],
+        response=doc.MfaPolicies,
+    ),
+)
 async def get_policies(request: Request) -> JSONResponse:
     async with management_scope(request, "read:mfa_policies", READ) as (_, tenant, _caller):
         return JSONResponse(tenant.settings.mfa_policies)
 
 
-@router.put("/policies")
+@router.put(
+    "/policies",
+    **documented(
+        "Set the MFA policies",
+        tag="guardian",
+        scopes=["update:mfa_policies", UPDATE],
+        body=doc.MfaPolicies,
+        response=doc.MfaPolicies,
+    ),
+)
 async def set_policies(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:mfa_policies", UPDATE) as (uow, tenant, caller):
@@ -136,12 +184,29 @@ async def _tenant_update(
 
 for _path in _both("selected-provider"):
 
-    @router.get(_path)
+    @router.get(
+        _path,
+        **documented(
+            "Get the phone factor's provider",
+            tag="guardian",
+            scopes=[READ],
+            response=doc.SelectedProvider,
+        ),
+    )
     async def get_selected_provider(request: Request) -> JSONResponse:
         async with management_scope(request, READ) as (_, tenant, _caller):
             return JSONResponse({"provider": tenant.settings.selected_provider})
 
-    @router.put(_path)
+    @router.put(
+        _path,
+        **documented(
+            "Select the phone factor's provider",
+            tag="guardian",
+            scopes=[UPDATE],
+            body=doc.ProviderChoice,
+            response=doc.SelectedProvider,
+        ),
+    )
     async def set_selected_provider(request: Request) -> JSONResponse:
         c = container(request)
         async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -152,14 +217,31 @@ for _path in _both("selected-provider"):
             await _tenant_update(request, uow, tenant, caller, {"selected_provider": chosen})
         return JSONResponse({"provider": chosen})
 
-    @router.get(_path.replace("selected-provider", "providers/twilio"))
+    @router.get(
+        _path.replace("selected-provider", "providers/twilio"),
+        **documented(
+            "Get the phone factor's Twilio settings",
+            tag="guardian",
+            scopes=[READ],
+            response=doc.TwilioSettings,
+        ),
+    )
     async def get_twilio(request: Request) -> JSONResponse:
         c = container(request)
         async with management_scope(request, READ) as (uow, tenant, _caller):
             row = await phone_factor.guardian_twilio(uow, tenant.id)
             return JSONResponse(phone_factor.twilio_json(c.keys, row))
 
-    @router.put(_path.replace("selected-provider", "providers/twilio"))
+    @router.put(
+        _path.replace("selected-provider", "providers/twilio"),
+        **documented(
+            "Set the phone factor's Twilio settings",
+            tag="guardian",
+            scopes=[UPDATE],
+            body=doc.TwilioChange,
+            response=doc.TwilioSettings,
+        ),
+    )
     async def set_twilio(request: Request) -> JSONResponse:
         c = container(request)
         async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -171,12 +253,29 @@ for _path in _both("selected-provider"):
             await _tenant_update(request, uow, tenant, caller, {"twilio": sorted(body)})
             return JSONResponse(phone_factor.twilio_json(c.keys, row))
 
-    @router.get(_path.replace("selected-provider", "templates"))
+    @router.get(
+        _path.replace("selected-provider", "templates"),
+        **documented(
+            "Get the phone factor's templates",
+            tag="guardian",
+            scopes=[READ],
+            response=doc.GuardianTemplates,
+        ),
+    )
     async def get_templates(request: Request) -> JSONResponse:
         async with management_scope(request, READ) as (_, tenant, _caller):
             return JSONResponse(phone_factor.templates_json(tenant))
 
-    @router.put(_path.replace("selected-provider", "templates"))
+    @router.put(
+        _path.replace("selected-provider", "templates"),
+        **documented(
+            "Set the phone factor's templates",
+            tag="guardian",
+            scopes=[UPDATE],
+            body=doc.GuardianTemplates,
+            response=doc.SavedGuardianTemplates,
+        ),
+    )
     async def set_templates(request: Request) -> JSONResponse:
         async with management_scope(request, UPDATE) as (uow, tenant, caller):
             body = await read_object(request)
@@ -184,7 +283,15 @@ for _path in _both("selected-provider"):
             await _tenant_update(request, uow, tenant, caller, {"templates": "updated"})
             return JSONResponse({**phone_factor.templates_json(tenant), "analysis": analysis})
 
-    @router.get(_path.replace("selected-provider", "settings"))
+    @router.get(
+        _path.replace("selected-provider", "settings"),
+        **documented(
+            "Get the phone factor's code settings",
+            tag="guardian",
+            scopes=[READ],
+            response=doc.PhoneSettings,
+        ),
+    )
     async def get_phone_settings(request: Request) -> JSONResponse:
         c = container(request)
         async with management_scope(request, READ) as (_, tenant, _caller):
@@ -192,7 +299,16 @@ for _path in _both("selected-provider"):
                 phone_factor.phone_settings_json(tenant, c.settings.code_ttl_seconds)
             )
 
-    @router.put(_path.replace("selected-provider", "settings"))
+    @router.put(
+        _path.replace("selected-provider", "settings"),
+        **documented(
+            "Set the phone factor's code settings",
+            tag="guardian",
+            scopes=[UPDATE],
+            body=doc.PhoneSettingsChange,
+            response=doc.PhoneSettings,
+        ),
+    )
     async def set_phone_settings(request: Request) -> JSONResponse:
         c = container(request)
         async with management_scope(request, UPDATE) as (uow, tenant, caller):

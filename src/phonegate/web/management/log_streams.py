@@ -22,6 +22,8 @@ from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest, NotFound
 from phonegate.logstream.sinks import destination_refusal
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import log_streams as doc
 from phonegate.web.requests import container, read_any, read_object
 
 router = APIRouter(prefix="/api/v2/log-streams")
@@ -78,13 +80,30 @@ async def _check_destination(request: Request, stream: LogStream) -> None:
 # -- alert rules (before /{stream_id}, which would match "alerts") --------------------------
 
 
-@router.get("/alerts")
+@router.get(
+    "/alerts",
+    **documented(
+        "Get the spike-alert rules",
+        tag="log streams",
+        scopes=[READ],
+        response=doc.AlertRules,
+    ),
+)
 async def get_alert_rules(request: Request) -> JSONResponse:
     async with management_scope(request, READ) as (_, tenant, _caller):
         return JSONResponse(tenant.settings.alert_rules)
 
 
-@router.put("/alerts")
+@router.put(
+    "/alerts",
+    **documented(
+        "Set the spike-alert rules",
+        tag="log streams",
+        scopes=[UPDATE],
+        body=doc.AlertRules,
+        response=doc.AlertRules,
+    ),
+)
 async def set_alert_rules(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -97,7 +116,15 @@ async def set_alert_rules(request: Request) -> JSONResponse:
 # -- streams -------------------------------------------------------------------------------
 
 
-@router.get("")
+@router.get(
+    "",
+    **documented(
+        "List the log streams",
+        tag="log streams",
+        scopes=[READ],
+        response=list[doc.LogStream],
+    ),
+)
 async def list_streams(request: Request) -> JSONResponse:
     async with management_scope(request, READ) as (uow, tenant, _):
         return JSONResponse(
@@ -105,7 +132,17 @@ async def list_streams(request: Request) -> JSONResponse:
         )
 
 
-@router.post("")
+@router.post(
+    "",
+    **documented(
+        "Create a log stream",
+        tag="log streams",
+        scopes=[CREATE],
+        body=doc.StreamCreate,
+        response=doc.LogStream,
+        status=201,
+    ),
+)
 async def create_stream(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, CREATE) as (uow, tenant, caller):
@@ -117,13 +154,32 @@ async def create_stream(request: Request) -> JSONResponse:
         return JSONResponse(stream_json(stream, signing_secret), status_code=201)
 
 
-@router.get("/{stream_id}")
+@router.get(
+    "/{stream_id}",
+    **documented(
+        "Get a log stream",
+        tag="log streams",
+        scopes=[READ],
+        response=doc.LogStream,
+        errors=[404],
+    ),
+)
 async def get_stream(request: Request, stream_id: str) -> JSONResponse:
     async with management_scope(request, READ) as (uow, tenant, _):
         return JSONResponse(stream_json(await _stream(uow, tenant, stream_id)))
 
 
-@router.patch("/{stream_id}")
+@router.patch(
+    "/{stream_id}",
+    **documented(
+        "Update, pause or resume a log stream",
+        tag="log streams",
+        scopes=[UPDATE],
+        body=doc.StreamChange,
+        response=doc.LogStream,
+        errors=[404],
+    ),
+)
 async def update_stream(request: Request, stream_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, UPDATE) as (uow, tenant, caller):
@@ -140,7 +196,16 @@ async def update_stream(request: Request, stream_id: str) -> JSONResponse:
         return JSONResponse(stream_json(stream, patched.signing_secret))
 
 
-@router.delete("/{stream_id}")
+@router.delete(
+    "/{stream_id}",
+    **documented(
+        "Delete a log stream",
+        tag="log streams",
+        scopes=[DELETE],
+        status=204,
+        errors=[404],
+    ),
+)
 async def delete_stream(request: Request, stream_id: str) -> Response:
     async with management_scope(request, DELETE) as (uow, tenant, caller):
         await _stream(uow, tenant, stream_id)

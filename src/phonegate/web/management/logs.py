@@ -18,6 +18,8 @@ from phonegate.domain.models import LogEvent, Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import NotFound
 from phonegate.web.management.auth import management_scope
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import logs as doc
 from phonegate.web.requests import issuer
 
 router = APIRouter(prefix="/api/v2")
@@ -60,7 +62,18 @@ def _next_link(request: Request, checkpoint: logs.Checkpoint, events: list[LogEv
     return f'<{issuer(request)}api/v2/logs?{query}>; rel="next"'
 
 
-@router.get("/logs")
+@router.get(
+    "/logs",
+    **documented(
+        "Search the tenant log, or read it from a checkpoint",
+        tag="logs",
+        scopes=[READ],
+        response=doc.SearchResult,
+        query=doc.LIST_QUERY,
+        headers=doc.NEXT_LINK,
+        errors=[400],
+    ),
+)
 async def list_logs(request: Request) -> JSONResponse:
     async with management_scope(request, READ) as (uow, tenant, _):
         listing = logs.parse_listing(request.query_params)
@@ -73,7 +86,10 @@ async def list_logs(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/logs/{log_id}")
+@router.get(
+    "/logs/{log_id}",
+    **documented("Get a log entry", tag="logs", scopes=[READ], response=doc.LogEntry, errors=[404]),
+)
 async def get_log(request: Request, log_id: str) -> JSONResponse:
     async with management_scope(request, READ) as (uow, tenant, _):
         event = await uow.log_search.get(tenant.id, log_id)
@@ -82,7 +98,17 @@ async def get_log(request: Request, log_id: str) -> JSONResponse:
     return JSONResponse(log_json(event, tenant.name))
 
 
-@router.get("/users/{user_id}/logs")
+@router.get(
+    "/users/{user_id}/logs",
+    **documented(
+        "List a user's log entries",
+        tag="logs",
+        scopes=[READ, "read:users"],
+        response=doc.UserLogs,
+        query=doc.USER_LOGS_QUERY,
+        errors=[400],
+    ),
+)
 async def user_logs(request: Request, user_id: str) -> JSONResponse:
     # No 404 for an unknown user: a deleted user's events stay readable.
     async with management_scope(request, READ, "read:users") as (uow, tenant, _):

@@ -22,6 +22,9 @@ from phonegate.errors import InvalidRequest, NotFound
 from phonegate.phone import mask
 from phonegate.web.management import branding
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import branding as branding_doc
+from phonegate.web.management.schemas import phone as doc
 from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/phone")
@@ -52,14 +55,32 @@ def _position(body: dict[str, Any], default: int) -> int:
     return value
 
 
-@router.get("/providers")
+@router.get(
+    "/providers",
+    **documented(
+        "List the fallback providers",
+        tag="phone",
+        scopes=["read:phone_providers"],
+        response=doc.FallbackProviders,
+    ),
+)
 async def list_fallbacks(request: Request) -> JSONResponse:
     async with management_scope(request, "read:phone_providers") as (uow, tenant, _):
         rows = [r for r in await uow.phone_providers.list(tenant.id) if r.role == "fallback"]
         return JSONResponse({"providers": [fallback_json(request, tenant, r) for r in rows]})
 
 
-@router.post("/providers")
+@router.post(
+    "/providers",
+    **documented(
+        "Add a fallback provider",
+        tag="phone",
+        scopes=["create:phone_providers"],
+        body=doc.FallbackCreate,
+        response=doc.FallbackProvider,
+        status=201,
+    ),
+)
 async def create_fallback(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "create:phone_providers") as (uow, tenant, caller):
@@ -91,14 +112,33 @@ async def create_fallback(request: Request) -> JSONResponse:
         return JSONResponse(fallback_json(request, tenant, row), status_code=201)
 
 
-@router.get("/providers/{provider_id}")
+@router.get(
+    "/providers/{provider_id}",
+    **documented(
+        "Get a fallback provider",
+        tag="phone",
+        scopes=["read:phone_providers"],
+        response=doc.FallbackProvider,
+        errors=[404],
+    ),
+)
 async def get_fallback(request: Request, provider_id: str) -> JSONResponse:
     async with management_scope(request, "read:phone_providers") as (uow, tenant, _):
         row = await _fallback(uow, tenant, provider_id)
         return JSONResponse(fallback_json(request, tenant, row))
 
 
-@router.patch("/providers/{provider_id}")
+@router.patch(
+    "/providers/{provider_id}",
+    **documented(
+        "Update a fallback provider",
+        tag="phone",
+        scopes=["update:phone_providers"],
+        body=doc.FallbackChange,
+        response=doc.FallbackProvider,
+        errors=[404],
+    ),
+)
 async def update_fallback(request: Request, provider_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:phone_providers") as (uow, tenant, caller):
@@ -118,7 +158,16 @@ async def update_fallback(request: Request, provider_id: str) -> JSONResponse:
         return JSONResponse(fallback_json(request, tenant, row))
 
 
-@router.delete("/providers/{provider_id}")
+@router.delete(
+    "/providers/{provider_id}",
+    **documented(
+        "Delete a fallback provider",
+        tag="phone",
+        scopes=["delete:phone_providers"],
+        status=204,
+        errors=[404],
+    ),
+)
 async def delete_fallback(request: Request, provider_id: str) -> Response:
     async with management_scope(request, "delete:phone_providers") as (uow, tenant, caller):
         await _fallback(uow, tenant, provider_id)
@@ -127,7 +176,19 @@ async def delete_fallback(request: Request, provider_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/providers/{provider_id}/try")
+@router.post(
+    "/providers/{provider_id}/try",
+    **documented(
+        "Send a test message through a fallback provider",
+        tag="phone",
+        scopes=["create:phone_providers", "update:phone_providers"],
+        body=branding_doc.TrySend,
+        response=branding_doc.TryAccepted,
+        status=202,
+        errors=[404],
+        failures=branding_doc.TRY_FAILURES,
+    ),
+)
 async def try_fallback(request: Request, provider_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "create:phone_providers", "update:phone_providers") as (
@@ -174,7 +235,15 @@ def plan_json(planned: Plan) -> dict[str, Any]:
     }
 
 
-@router.get("/delivery-chain")
+@router.get(
+    "/delivery-chain",
+    **documented(
+        "Show the delivery chain the next message would use",
+        tag="phone",
+        scopes=["read:phone_providers", "read:guardian_factors"],
+        response=doc.DeliveryChain,
+    ),
+)
 async def delivery_chain(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "read:phone_providers", "read:guardian_factors") as (
@@ -237,7 +306,17 @@ def message_json(
     return body
 
 
-@router.get("/messages")
+@router.get(
+    "/messages",
+    **documented(
+        "List the newest phone messages",
+        tag="phone",
+        scopes=["read:phone_messages", "read:logs"],
+        response=list[doc.PhoneMessage],
+        query=doc.MESSAGES_QUERY,
+        errors=[400],
+    ),
+)
 async def list_messages(request: Request) -> JSONResponse:
     async with management_scope(request, "read:phone_messages", "read:logs") as (uow, tenant, _):
         raw_limit = request.query_params.get("limit", "50")
@@ -251,7 +330,16 @@ async def list_messages(request: Request) -> JSONResponse:
         return JSONResponse([message_json(m) for m in rows])
 
 
-@router.get("/messages/{message_id}")
+@router.get(
+    "/messages/{message_id}",
+    **documented(
+        "Get a phone message with its attempts and receipt",
+        tag="phone",
+        scopes=["read:phone_messages", "read:logs"],
+        response=doc.PhoneMessageDetail,
+        errors=[404],
+    ),
+)
 async def get_message(request: Request, message_id: str) -> JSONResponse:
     async with management_scope(request, "read:phone_messages", "read:logs") as (uow, tenant, _):
         message = await uow.outbox.get(tenant.id, message_id)

@@ -7,11 +7,23 @@ from fastapi.responses import JSONResponse
 
 from phonegate.errors import InvalidRequest
 from phonegate.web.management.auth import management_scope
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import sandbox as doc
 
 router = APIRouter(prefix="/api/v2/sandbox")
 
 
-@router.get("/messages")
+@router.get(
+    "/messages",
+    **documented(
+        "List what the sandbox and auth0 providers sent",
+        tag="sandbox",
+        scopes=["read:sandbox_messages"],
+        response=list[doc.SandboxMessage],
+        query=doc.INBOX_QUERY,
+        errors=[400],
+    ),
+)
 async def list_messages(request: Request) -> JSONResponse:
     recipient = request.query_params.get("recipient") or None
     try:

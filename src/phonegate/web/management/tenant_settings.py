@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from phonegate.domain import tenants
 from phonegate.domain.models import Tenant
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import tenant_settings as doc
 from phonegate.web.requests import container, read_object
 
 router = APIRouter(prefix="/api/v2/tenants")
@@ -24,13 +26,30 @@ def settings_json(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-@router.get("/settings")
+@router.get(
+    "/settings",
+    **documented(
+        "Get the tenant settings",
+        tag="tenants",
+        scopes=["read:tenant_settings"],
+        response=doc.TenantSettings,
+    ),
+)
 async def get_settings(request: Request) -> JSONResponse:
     async with management_scope(request, "read:tenant_settings") as (_, tenant, _caller):
         return JSONResponse(settings_json(tenant))
 
 
-@router.patch("/settings")
+@router.patch(
+    "/settings",
+    **documented(
+        "Update the tenant settings",
+        tag="tenants",
+        scopes=["update:tenant_settings"],
+        body=doc.TenantSettingsChange,
+        response=doc.TenantSettings,
+    ),
+)
 async def update_settings(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:tenant_settings") as (uow, tenant, caller):

@@ -14,6 +14,9 @@ from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest, NotFound
 from phonegate.phone import mask
 from phonegate.web.management.auth import management_scope, record_write
+from phonegate.web.management.openapi import documented
+from phonegate.web.management.schemas import users as doc
+from phonegate.web.management.schemas.common import AnyObject
 from phonegate.web.requests import container, read_object, request_context
 
 router = APIRouter(prefix="/api/v2/users")
@@ -66,7 +69,19 @@ def _id(raw: str) -> str:
     return user_id
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    **documented(
+        "Create a user",
+        tag="users",
+        scopes=["create:users"],
+        body=doc.UserCreate,
+        response=doc.User,
+        status=201,
+        errors=[409],
+    ),
+)
 async def create_user(request: Request) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "create:users") as (uow, tenant, _):
@@ -75,7 +90,12 @@ async def create_user(request: Request) -> JSONResponse:
     return JSONResponse(user_json(user), status_code=201)
 
 
-@router.get("/{user_id}")
+@router.get(
+    "/{user_id}",
+    **documented(
+        "Get a user", tag="users", scopes=["read:users"], response=doc.User, errors=[400, 404]
+    ),
+)
 async def get_user(request: Request, user_id: str) -> JSONResponse:
     async with management_scope(request, "read:users") as (uow, tenant, _):
         user = await users.get_user(uow, tenant.id, _id(user_id))
@@ -85,7 +105,17 @@ async def get_user(request: Request, user_id: str) -> JSONResponse:
     return JSONResponse(user_json(user, ["guardian"] if enrolled else None))
 
 
-@router.patch("/{user_id}")
+@router.patch(
+    "/{user_id}",
+    **documented(
+        "Update a user",
+        tag="users",
+        scopes=["update:users"],
+        body=doc.UserUpdate,
+        response=doc.User,
+        errors=[404, 409],
+    ),
+)
 async def update_user(request: Request, user_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:users") as (uow, tenant, caller):
@@ -95,7 +125,13 @@ async def update_user(request: Request, user_id: str) -> JSONResponse:
     return JSONResponse(user_json(user))
 
 
-@router.delete("/{user_id}", status_code=204)
+@router.delete(
+    "/{user_id}",
+    status_code=204,
+    **documented(
+        "Delete a user", tag="users", scopes=["delete:users"], status=204, errors=[400, 404]
+    ),
+)
 async def delete_user(request: Request, user_id: str) -> Response:
     c = container(request)
     async with management_scope(request, "delete:users") as (uow, tenant, _):
@@ -130,7 +166,17 @@ async def _methods(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[dict[s
     return methods
 
 
-@router.get("/{user_id}/authentication-methods")
+@router.get(
+    "/{user_id}/authentication-methods",
+    **documented(
+        "List a user's authentication methods",
+        tag="users",
+        scopes=["read:authentication_methods", "read:users"],
+        response=doc.AuthenticationMethods,
+        query=doc.AUTHENTICATION_METHODS_QUERY,
+        errors=[400, 404],
+    ),
+)
 async def authentication_methods(request: Request, user_id: str) -> JSONResponse:
     scopes = ("read:authentication_methods", "read:users")
     async with management_scope(request, *scopes) as (uow, tenant, _):
@@ -150,7 +196,16 @@ async def authentication_methods(request: Request, user_id: str) -> JSONResponse
     return JSONResponse(chunk)
 
 
-@router.get("/{user_id}/authentication-methods/{method_id}")
+@router.get(
+    "/{user_id}/authentication-methods/{method_id}",
+    **documented(
+        "Get an authentication method",
+        tag="users",
+        scopes=["read:authentication_methods", "read:users"],
+        response=doc.AuthenticationMethod,
+        errors=[400, 404],
+    ),
+)
 async def authentication_method(request: Request, user_id: str, method_id: str) -> JSONResponse:
     scopes = ("read:authentication_methods", "read:users")
     async with management_scope(request, *scopes) as (uow, tenant, _):
@@ -164,7 +219,17 @@ async def authentication_method(request: Request, user_id: str, method_id: str) 
     return JSONResponse(found)
 
 
-@router.delete("/{user_id}/authentication-methods/{method_id}", status_code=204)
+@router.delete(
+    "/{user_id}/authentication-methods/{method_id}",
+    status_code=204,
+    **documented(
+        "Delete an authentication method",
+        tag="users",
+        scopes=["delete:authentication_methods", "delete:users"],
+        status=204,
+        errors=[400, 404],
+    ),
+)
 async def delete_authentication_method(request: Request, user_id: str, method_id: str) -> Response:
     c = container(request)
     scopes = ("delete:authentication_methods", "delete:users")
@@ -182,7 +247,17 @@ async def delete_authentication_method(request: Request, user_id: str, method_id
     return Response(status_code=204)
 
 
-@router.delete("/{user_id}/authentication-methods", status_code=204)
+@router.delete(
+    "/{user_id}/authentication-methods",
+    status_code=204,
+    **documented(
+        "Delete all of a user's authentication methods",
+        tag="users",
+        scopes=["delete:authentication_methods", "delete:users"],
+        status=204,
+        errors=[400, 404],
+    ),
+)
 async def delete_authentication_methods(request: Request, user_id: str) -> Response:
     c = container(request)
     scopes = ("delete:authentication_methods", "delete:users")
@@ -192,7 +267,16 @@ async def delete_authentication_methods(request: Request, user_id: str) -> Respo
     return Response(status_code=204)
 
 
-@router.get("/{user_id}/enrollments")
+@router.get(
+    "/{user_id}/enrollments",
+    **documented(
+        "List a user's Guardian enrollments",
+        tag="users",
+        scopes=["read:users", "read:guardian_enrollments"],
+        response=list[doc.Enrollment],
+        errors=[400, 404],
+    ),
+)
 async def guardian_enrollments(request: Request, user_id: str) -> JSONResponse:
     async with management_scope(request, "read:users", "read:guardian_enrollments") as (
         uow,
@@ -218,7 +302,17 @@ async def guardian_enrollments(request: Request, user_id: str) -> JSONResponse:
     )
 
 
-@router.delete("/{user_id}/authenticators", status_code=204)
+@router.delete(
+    "/{user_id}/authenticators",
+    status_code=204,
+    **documented(
+        "Delete all of a user's MFA enrollments",
+        tag="users",
+        scopes=["delete:guardian_enrollments", "delete:users"],
+        status=204,
+        errors=[400, 404],
+    ),
+)
 async def delete_authenticators(request: Request, user_id: str) -> Response:
     c = container(request)
     async with management_scope(request, "delete:guardian_enrollments", "delete:users") as (
@@ -231,7 +325,18 @@ async def delete_authenticators(request: Request, user_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{user_id}/recovery-code-regeneration")
+@router.post(
+    "/{user_id}/recovery-code-regeneration",
+    **documented(
+        "Regenerate a user's recovery code",
+        tag="users",
+        scopes=["update:users"],
+        body=AnyObject,
+        body_required=False,
+        response=doc.RecoveryCode,
+        errors=[404],
+    ),
+)
 async def regenerate_recovery_code(request: Request, user_id: str) -> JSONResponse:
     c = container(request)
     async with management_scope(request, "update:users") as (uow, tenant, caller):
