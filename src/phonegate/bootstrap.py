@@ -1,5 +1,5 @@
 """``phonegate bootstrap``: the default tenant, a demo application, a management
-application and a demo user — created once, printed every time.
+application, a demo user and a dashboard admin — created once, printed every time.
 
 The applications store only hashes of their secrets, so bootstrap keeps its own copy of the
 demo credentials encrypted with the server key ring (re-encrypted after a key rotation):
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from phonegate import ids
 from phonegate.container import Container
-from phonegate.domain import clients
+from phonegate.domain import admins, clients
 from phonegate.domain.grants import MANAGEMENT_SCOPES
 from phonegate.domain.models import DATABASE_CONNECTION, Application, RequestContext
 from phonegate.domain.tenants import new_tenant
@@ -24,6 +24,7 @@ DEFAULT_TENANT = "default"
 DEMO_APP = "Demo Application"
 MANAGEMENT_APP = "phonegate Management"
 DEMO_EMAIL = "demo@example.com"
+ADMIN_EMAIL = "admin@example.com"
 DEMO_GRANTS = [
     clients.GRANT_PASSWORD,
     clients.GRANT_PASSWORD_REALM,
@@ -53,6 +54,8 @@ class Credentials:
     email: str
     password: str
     user_id: str
+    admin_email: str
+    admin_password: str
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -64,6 +67,7 @@ class Credentials:
                 "audience": self.audience,
             },
             "user": {"email": self.email, "password": self.password, "user_id": self.user_id},
+            "admin": {"email": self.admin_email, "password": self.admin_password},
         }
 
 
@@ -77,6 +81,7 @@ def _fresh_credentials() -> dict[str, str]:
         "management_client_id": ids.client_id(),
         "management_client_secret": ids.client_secret(),
         "password": "Demo-" + secrets.token_urlsafe(9),
+        "admin_password": admins.generate_password(),
     }
 
 
@@ -99,8 +104,13 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
                 "the stored demo credentials cannot be decrypted: is PHONEGATE_SECRET_KEYS "
                 "missing the key they were written with?"
             )
-        stored: dict[str, str] = json.loads(opened) if opened else _fresh_credentials()
-        rewrapped = keys.rewrap(sealed) if sealed else keys.encrypt(json.dumps(stored))
+        stored: dict[str, str] = json.loads(opened) if opened else {}
+        # Credentials kept by an older phonegate gain the ones added since (the admin's).
+        missing = {k: v for k, v in _fresh_credentials().items() if k not in stored}
+        stored.update(missing)
+        rewrapped = (
+            keys.rewrap(sealed) if sealed and not missing else keys.encrypt(json.dumps(stored))
+        )
         if rewrapped is not None:
             await uow.secrets.put(tenant.id, CREDENTIALS_SECRET, rewrapped, now)
         demo_id, demo_secret = stored["demo_client_id"], stored["demo_client_secret"]
@@ -159,6 +169,8 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
                 },
                 RequestContext(),
             )
+        if await uow.admins.get_by_email(tenant.id, ADMIN_EMAIL) is None:
+            await admins.create_admin(uow, c.deps, tenant.id, ADMIN_EMAIL, stored["admin_password"])
         # Create the tenant's signing key now rather than racing for it at first use.
         await c.signing_keys(tenant.id, uow)
     # After a rotation, everything sealed under an older key moves to the new one.
@@ -173,4 +185,6 @@ async def bootstrap(c: Container, *, provider: str = "sandbox") -> Credentials:
         email=DEMO_EMAIL,
         password=password,
         user_id=user.user_id,
+        admin_email=ADMIN_EMAIL,
+        admin_password=stored["admin_password"],
     )

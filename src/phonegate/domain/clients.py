@@ -16,8 +16,19 @@ GRANT_MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
 GRANT_MFA_RECOVERY = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_PASSWORDLESS_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
 CONFIDENTIAL_TYPES = ("regular_web", "non_interactive")
 SECRET_HASH_ID = "sha256"  # noqa: S105 - a hash scheme name
+PUBLIC_AUTH_METHOD = "none"  # token_endpoint_auth_method of clients without a secret
+
+
+def is_public(app: Application) -> bool:
+    """A client that cannot keep a secret (SPA, native): it must prove itself with PKCE."""
+    return (
+        app.token_endpoint_auth_method == PUBLIC_AUTH_METHOD
+        or app.app_type not in CONFIDENTIAL_TYPES
+    )
 
 
 def hash_secret(secret: str) -> tuple[str, str]:

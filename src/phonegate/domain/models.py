@@ -58,6 +58,13 @@ class Application:
     metadata: dict[str, str]
     app_type: str
     created_at: datetime
+    # Universal Login (OAuth 2.0 authorization code flow): where codes may be sent, where
+    # logout may return to, and how the application authenticates at the token endpoint
+    # ("none" for public clients, which must use PKCE).
+    callbacks: list[str] = field(default_factory=list)
+    allowed_logout_urls: list[str] = field(default_factory=list)
+    web_origins: list[str] = field(default_factory=list)
+    token_endpoint_auth_method: str = "client_secret_post"  # noqa: S105 - a method name
 
 
 @dataclass(slots=True)
@@ -124,6 +131,51 @@ class Challenge:
     consumed_at: datetime | None
     # Set on an enrollment challenge that also creates the user's first recovery code.
     recovery_code_id: str | None = None
+
+
+@dataclass(slots=True)
+class AuthorizationCode:
+    """An OAuth 2.0 authorization code (RFC 6749 §4.1), stored by the SHA-256 of the code.
+    One login transaction issues at most one; ``refresh_family`` names the refresh tokens
+    its exchange issued, so a replayed code can revoke them (§4.1.2)."""
+
+    code_hash: str
+    tenant_id: str
+    client_id: str
+    user_id: str
+    transaction_id: str
+    redirect_uri: str
+    scope: str
+    audience: str | None
+    nonce: str | None
+    code_challenge: str | None  # S256 only
+    amr: list[str]
+    auth_time: datetime
+    created_at: datetime
+    expires_at: datetime
+    consumed_at: datetime | None = None
+    refresh_family: str | None = None
+
+
+@dataclass(slots=True)
+class RefreshToken:
+    """A rotating refresh token, stored by the SHA-256 of the token. Each use spends it and
+    issues the next of its ``family_id``; a spent one coming back revokes the family."""
+
+    id: str
+    tenant_id: str
+    token_hash: str
+    family_id: str
+    client_id: str
+    user_id: str
+    scope: str
+    audience: str | None
+    amr: list[str]
+    auth_time: datetime
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -236,7 +288,7 @@ class DeliveryAttempt:
     position: int  # index in the delivery chain
     started_at: datetime
     finished_at: datetime | None = None
-    outcome: str | None = None  # sent | retry | rejected | misconfigured | skipped
+    outcome: str | None = None  # sent | retry | rejected | misconfigured | interrupted
     error_code: str | None = None
     error: str | None = None
     provider_message_id: str | None = None
@@ -335,3 +387,18 @@ class LogStream:
     last_error: str | None = None
     next_attempt_at: datetime | None = None
     claimed_until: datetime | None = None  # a shipper's lease
+
+
+@dataclass(slots=True)
+class Admin:
+    """An operator of one tenant's dashboard (``/admin``), signing in with a password."""
+
+    id: str  # adm_<22 chars>
+    tenant_id: str
+    email: str
+    password_hash: str  # argon2id
+    created_at: datetime
+    updated_at: datetime
+    last_login: datetime | None = None
+    # Part of every session cookie; signing out bumps it, which ends every earlier session.
+    session_generation: int = 0

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from phonegate.clock import as_utc
 from phonegate.domain.models import (
     Action,
+    Admin,
     Application,
     AuthorizationCode,
     Challenge,
@@ -281,6 +282,49 @@ class SqlUserRepo(_Repo):
             t.users.update()
             .where(c.tenant_id == tenant_id, c.user_id == user_id)
             .values(last_login=now, logins_count=c.logins_count + 1)
+        )
+
+
+class SqlAdminRepo(_Repo):
+    table = t.admins
+
+    async def _one(self, tenant_id: str, where: Any) -> Admin | None:
+        row = (
+            await self.conn.execute(
+                sa.select(self.table).where(self.table.c.tenant_id == tenant_id, where)
+            )
+        ).first()
+        return _row_to(Admin, row) if row else None
+
+    async def get(self, tenant_id: str, admin_id: str) -> Admin | None:
+        return await self._one(tenant_id, self.table.c.id == admin_id)
+
+    async def get_by_email(self, tenant_id: str, email: str) -> Admin | None:
+        return await self._one(tenant_id, self.table.c.email_key == email.lower())
+
+    async def add(self, admin: Admin) -> bool:
+        # ON CONFLICT DO NOTHING on (tenant_id, email_key): of two concurrent creations one wins.
+        result = await self.conn.execute(
+            self._insert(self.table)
+            .values(email_key=admin.email.lower(), **asdict(admin))
+            .on_conflict_do_nothing()
+        )
+        return _rowcount(result) == 1
+
+    async def record_login(self, tenant_id: str, admin_id: str, now: datetime) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == tenant_id, c.id == admin_id)
+            .values(last_login=now)
+        )
+
+    async def end_sessions(self, tenant_id: str, admin_id: str, now: datetime) -> None:
+        c = self.table.c
+        await self.conn.execute(
+            self.table.update()
+            .where(c.tenant_id == tenant_id, c.id == admin_id)
+            .values(session_generation=c.session_generation + 1, updated_at=now)
         )
 
 
@@ -1179,6 +1223,7 @@ class SqlUnitOfWork:
         self.tenants = SqlTenantRepo(conn)
         self.applications = SqlApplicationRepo(conn)
         self.users = SqlUserRepo(conn)
+        self.admins = SqlAdminRepo(conn)
         self.authenticators = SqlAuthenticatorRepo(conn)
         self.recovery_codes = SqlRecoveryCodeRepo(conn)
         self.challenges = SqlChallengeRepo(conn)

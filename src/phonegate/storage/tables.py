@@ -75,6 +75,16 @@ applications = sa.Table(
     sa.Column("client_grants", sa.JSON, nullable=False),
     sa.Column("metadata", sa.JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    # Universal Login: exact redirect URIs, logout return URLs, browser origins.
+    sa.Column("callbacks", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("allowed_logout_urls", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("web_origins", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column(
+        "token_endpoint_auth_method",
+        sa.String(32),
+        nullable=False,
+        server_default="client_secret_post",
+    ),
 )
 
 users = sa.Table(
@@ -391,4 +401,64 @@ log_streams = sa.Table(
     sa.Column("claimed_until", TS),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+)
+
+
+# Authorization codes of the Universal Login flow, by the SHA-256 of the code. A login
+# transaction issues one at most (unique transaction_id), whoever replays its cookie.
+authorization_codes = sa.Table(
+    "authorization_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("transaction_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("audience", sa.String(255)),
+    sa.Column("nonce", sa.String(255)),
+    sa.Column("code_challenge", sa.String(128)),
+    sa.Column("amr", sa.JSON, nullable=False),
+    sa.Column("auth_time", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+    sa.Column("consumed_at", TS),
+    sa.Column("refresh_family", sa.String(40)),
+)
+
+# Rotating refresh tokens, by the SHA-256 of the token; one family per authorization.
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("family_id", sa.String(40), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False, index=True),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("audience", sa.String(255)),
+    sa.Column("amr", sa.JSON, nullable=False),
+    sa.Column("auth_time", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("used_at", TS),
+    sa.Column("revoked_at", TS),
+)
+
+# The dashboard's operators (domain/admins.py), per tenant.
+admins = sa.Table(
+    "admins",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False),  # lower-cased, for uniqueness
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("last_login", TS),
+    sa.Column("session_generation", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("tenant_id", "email_key", name="uq_admins_tenant_email"),
 )

@@ -150,7 +150,7 @@ async def token(request: Request) -> JSONResponse:
         ttl=c.settings.mfa_access_token_ttl_seconds
         if in_mfa_api
         else c.settings.access_token_ttl_seconds,
-        id_claims=_id_claims(grant.user, grant.scope, grant.amr),
+        id_claims=id_claims,
         extra_audience=auds.userinfo if "openid" in grant.scope.split() else None,
     )
     if grant.recovery_code:

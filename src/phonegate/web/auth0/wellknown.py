@@ -28,14 +28,21 @@ async def openid_configuration(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "issuer": base,
+            "authorization_endpoint": base + "authorize",
             "token_endpoint": base + "oauth/token",
+            "userinfo_endpoint": base + "userinfo",
+            "end_session_endpoint": base + "v2/logout",
             "jwks_uri": base + ".well-known/jwks.json",
             "mfa_challenge_endpoint": base + "mfa/challenge",
-            "response_types_supported": ["token", "id_token"],
+            "response_types_supported": ["code", "token", "id_token"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
             "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
                 "password",
                 "client_credentials",
                 "http://auth0.com/oauth/grant-type/password-realm",
@@ -44,6 +51,7 @@ async def openid_configuration(request: Request) -> JSONResponse:
             ],
             "scopes_supported": [
                 *OIDC_SCOPES,
+                "offline_access",
                 "enroll",
                 "read:authenticators",
                 "remove:authenticators",
@@ -60,6 +68,8 @@ async def openid_configuration(request: Request) -> JSONResponse:
                 "nickname",
                 "updated_at",
                 "amr",
+                "auth_time",
+                "nonce",
             ],
         }
     )

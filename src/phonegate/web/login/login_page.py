@@ -1,0 +1,53 @@
+"""``/u/login``: the first factor, email (or verified phone number) and password."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+
+from phonegate.domain import authorization
+from phonegate.domain.authorization import StepError
+from phonegate.errors import PhonegateError
+from phonegate.web.auth0.mfa import _deliver_after_commit as deliver_after_commit
+from phonegate.web.login.flow import PageRoute, form_status, form_text, open_flow
+from phonegate.web.login.messages import describe
+from phonegate.web.requests import read_object
+
+router = APIRouter(route_class=PageRoute)
+# The password grant's "Wrong email or password." is an invalid_grant.
+LOGIN_ERRORS = {"invalid_grant": "wrong_credentials", "invalid_request": "wrong_credentials"}
+
+
+@router.get("/u/login")
+async def login_page(request: Request) -> Response:
+    async with open_flow(request, "login") as flow:
+        return flow.page("login.html", identifier=flow.txn.login_hint, error=None)
+
+
+@router.post("/u/login")
+async def login_submit(request: Request, background: BackgroundTasks) -> Response:
+    form = await read_object(request)
+    async with open_flow(request, "login", form=form) as flow:
+        identifier = form_text(form, "username", 320).strip()
+        password = form_text(form, "password", 1024)
+        try:
+            if not identifier or not password:
+                raise StepError("missing_credentials", "Enter your identifier and password.")
+            await authorization.sign_in(
+                flow.uow,
+                flow.deps,
+                flow.tenant,
+                flow.app,
+                flow.txn,
+                identifier,
+                password,
+                flow.auds,
+                flow.ctx,
+            )
+        except PhonegateError as exc:
+            error = describe(flow.t, exc, overrides=LOGIN_ERRORS)
+            return flow.page(
+                "login.html", status=form_status(exc), identifier=identifier, error=error
+            )
+        response = await flow.advance()
+    deliver_after_commit(request, background)  # the first challenge's code, if one was sent
+    return response
