@@ -188,6 +188,21 @@ async def test_enroll_by_sms_then_tokens_refresh_and_userinfo(api: Api, browser:
     assert r.status_code == 403 and r.json()["error"] == "invalid_grant", r.text
 
 
+async def test_code_and_refresh_exchanges_and_logout_are_logged(
+    api: Api, browser: Browser, container: Container
+) -> None:
+    location = await browser.sign_in("demo@example.com", api.creds.password)
+    tokens = (await browser.exchange(location)).json()
+    assert (await refresh(api, tokens["refresh_token"])).status_code == 200
+    assert (await browser.exchange(location)).status_code == 403  # reused: a failure event
+    await api.client.get("/v2/logout", params={"client_id": api.creds.client_id})
+    tenant = await tenant_id(container)
+    async with container.unit_of_work() as uow:
+        logged = [e.type for e in await uow.events.list(tenant, limit=100)]
+    for code in ("seacft", "feacft", "sertft", "slo"):
+        assert code in logged, (code, logged)
+
+
 async def refresh(api: Api, token: str, **extra: str) -> httpx.Response:
     return await api.client.post(
         "/oauth/token",

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from phonegate import __version__
 from phonegate.container import Container
 from phonegate.errors import PhonegateError
-from phonegate.web import callbacks, errors, login, metrics
+from phonegate.web import admin, callbacks, errors, login, metrics
 from phonegate.web.auth0 import mfa, passwordless, token, userinfo, wellknown
 from phonegate.web.management import (
     actions,
@@ -26,9 +26,11 @@ from phonegate.web.management import (
     logs,
     openapi,
     phone,
+    previews,
     sandbox,
     tenant_settings,
     users,
+    users_by_email,
 )
 
 access_log = logging.getLogger("phonegate.access")
@@ -59,9 +61,11 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         userinfo.router,
         wellknown.router,
         users.router,
+        users_by_email.router,
         connections.router,
         guardian.router,
         branding.router,
+        previews.router,
         phone.router,
         actions.router,
         attack_protection.router,
@@ -73,6 +77,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         callbacks.router,
         metrics.router,
         login.router,
+        admin.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("phonegate", "static")]), name="static")

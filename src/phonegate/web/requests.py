@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import BackgroundTasks, Request
 
 from phonegate.container import Container
 from phonegate.domain.grants import Audiences
@@ -188,3 +188,11 @@ async def tenant_scope(request: Request) -> AsyncIterator[tuple[UnitOfWork, Tena
                 error="bad.tenant",
             )
         yield uow, tenant
+
+
+def deliver_after_commit(request: Request, background: BackgroundTasks) -> None:
+    """Send what the request queued right after its response (the transaction has committed
+    by then), unless separate `phonegate worker` processes do the delivering."""
+    c = container(request)
+    if c.settings.background_in_server:
+        background.add_task(c.dispatcher.run_once)

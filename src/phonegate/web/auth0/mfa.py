@@ -18,6 +18,7 @@ from phonegate.web.requests import (
     audiences,
     bearer,
     container,
+    deliver_after_commit,
     read_object,
     request_context,
     tenant_scope,
@@ -62,13 +63,6 @@ async def _access_token_user(
     return user, str(claims.get("azp", ""))
 
 
-def _deliver_after_commit(request: Request, background: BackgroundTasks) -> None:
-    # Right after the response, unless separate `phonegate worker` processes deliver.
-    c = container(request)
-    if c.settings.background_in_server:
-        background.add_task(c.dispatcher.run_once)
-
-
 @router.post("/associate")
 async def associate(request: Request, background: BackgroundTasks) -> JSONResponse:
     body = await read_object(request)
@@ -95,7 +89,7 @@ async def associate(request: Request, background: BackgroundTasks) -> JSONRespon
         started = await enrollments.associate(
             uow, c.deps, tenant, app, user, body, ctx, additional_allowed=additional
         )
-    _deliver_after_commit(request, background)
+    deliver_after_commit(request, background)
     result: dict[str, Any] = {
         "authenticator_type": "oob",
         "binding_method": "prompt",
@@ -117,7 +111,7 @@ async def challenge(request: Request, background: BackgroundTasks) -> JSONRespon
         txn = open_mfa_token(token if isinstance(token, str) else None, c.keys, c.clock.now())
         app = await _client(uow, request, tenant, body, txn.client_id)
         oob_code = await challenges.start_challenge(uow, c.deps, tenant, app, body, ctx)
-    _deliver_after_commit(request, background)
+    deliver_after_commit(request, background)
     return JSONResponse(
         {"challenge_type": "oob", "oob_code": oob_code, "binding_method": "prompt"},
         headers={"Cache-Control": "no-store"},

@@ -7,7 +7,13 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
 from phonegate.domain import passwordless
-from phonegate.web.requests import container, read_object, request_context, tenant_scope
+from phonegate.web.requests import (
+    container,
+    deliver_after_commit,
+    read_object,
+    request_context,
+    tenant_scope,
+)
 
 router = APIRouter()
 
@@ -18,9 +24,7 @@ async def start(request: Request, background: BackgroundTasks) -> JSONResponse:
     c = container(request)
     async with tenant_scope(request) as (uow, tenant):
         started = await passwordless.start(uow, c.deps, tenant, body, request_context(request))
-    if c.settings.background_in_server:
-        # Deliver right after the response, as the MFA API does, unless workers deliver.
-        background.add_task(c.dispatcher.run_once)
+    deliver_after_commit(request, background)
     return JSONResponse(
         {
             "_id": started.id,

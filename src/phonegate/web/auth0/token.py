@@ -44,6 +44,8 @@ EXCHANGE_EVENTS: dict[str, tuple[str | None, str | None]] = {
     clients.GRANT_CLIENT_CREDENTIALS: ("seccft", "feccft"),
     clients.GRANT_MFA_OOB: ("seoobft", "feoobft"),
     clients.GRANT_MFA_RECOVERY: ("sercft", "fercft"),
+    clients.GRANT_AUTHORIZATION_CODE: ("seacft", "feacft"),
+    clients.GRANT_REFRESH_TOKEN: ("sertft", "fertft"),
     # A passwordless login logs s; Auth0 has no success code of its own for the exchange.
     clients.GRANT_PASSWORDLESS_OTP: (None, "fepotpft"),
 }

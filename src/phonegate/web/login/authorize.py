@@ -7,11 +7,12 @@ from fastapi import APIRouter, Request, Response
 
 from phonegate.domain import authorization
 from phonegate.domain.authorization import AuthorizeError, AuthorizeRefused, StepError
+from phonegate.domain.events import new_event
 from phonegate.web.login.flow import PageRoute, clear_transaction, languages, store_transaction
 from phonegate.web.login.i18n import Translator, page_locale
 from phonegate.web.login.rendering import render
 from phonegate.web.login.security import PAGE_HEADERS, redirect
-from phonegate.web.requests import audiences, container, tenant_scope
+from phonegate.web.requests import audiences, container, request_context, tenant_scope
 
 router = APIRouter(route_class=PageRoute)
 
@@ -53,6 +54,16 @@ async def logout(request: Request) -> Response:
         app = await uow.applications.get(tenant.id, client_id) if client_id else None
         locale = page_locale(languages(request), tenant.settings.default_locale)
         request.state.page = (locale, tenant.settings.friendly_name)
+        await uow.events.add(
+            new_event(
+                tenant.id,
+                "slo",
+                container(request).clock.now(),
+                request_context(request),
+                client_id=app.client_id if app else None,
+                client_name=app.name if app else None,
+            )
+        )
     response: Response
     if return_to:
         if app is None or return_to not in app.allowed_logout_urls:

@@ -7,10 +7,9 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from phonegate.domain import authorization
 from phonegate.domain.authorization import StepError
 from phonegate.errors import PhonegateError
-from phonegate.web.auth0.mfa import _deliver_after_commit as deliver_after_commit
 from phonegate.web.login.flow import PageRoute, form_status, form_text, open_flow
 from phonegate.web.login.messages import describe
-from phonegate.web.requests import read_object
+from phonegate.web.requests import deliver_after_commit, read_object
 
 router = APIRouter(route_class=PageRoute)
 # The password grant's "Wrong email or password." is an invalid_grant.

@@ -15,7 +15,6 @@ from phonegate.domain import authorization
 from phonegate.domain.authorization import StepError
 from phonegate.domain.models import CHANNELS, Channel
 from phonegate.errors import PhonegateError
-from phonegate.web.auth0.mfa import _deliver_after_commit as deliver_after_commit
 from phonegate.web.login.countries import countries, default_region, international
 from phonegate.web.login.flow import (
     PAGES,
@@ -28,7 +27,7 @@ from phonegate.web.login.flow import (
     open_flow,
 )
 from phonegate.web.login.messages import describe
-from phonegate.web.requests import read_object
+from phonegate.web.requests import deliver_after_commit, read_object
 
 router = APIRouter(route_class=PageRoute, prefix="/u")
 
