@@ -15,7 +15,7 @@ from phonegate.domain import authorization
 from phonegate.domain.authorization import StepError
 from phonegate.domain.models import CHANNELS, Channel
 from phonegate.errors import PhonegateError
-from phonegate.web.login.countries import countries, default_region, international
+from phonegate.phone import countries, default_region, international
 from phonegate.web.login.flow import (
     PAGES,
     Flow,
