@@ -1,4 +1,4 @@
-"""The ``phonegate`` command: serve, migrate, bootstrap, outbox, api."""
+"""The ``phonegate`` command: serve, migrate, bootstrap, outbox, api, admin."""
 
 from __future__ import annotations
 
@@ -154,7 +154,9 @@ def bootstrap(
     app_ = creds["application"]
     mgmt = creds["management"]
     user = creds["user"]
+    admin = creds["admin"]
     assert isinstance(app_, dict) and isinstance(mgmt, dict) and isinstance(user, dict)
+    assert isinstance(admin, dict)
     typer.echo(
         f"""
 phonegate is set up.
@@ -167,6 +169,8 @@ phonegate is set up.
                        audience={mgmt["audience"]}
   Demo user            email={user["email"]}  password={user["password"]}
                        user_id={user["user_id"]}
+  Dashboard            {creds["url"]}/admin
+                       email={admin["email"]}  password={admin["password"]}
   Sandbox inbox        GET {creds["url"]}/api/v2/sandbox/messages  (or: phonegate outbox)
 """
     )
@@ -266,6 +270,56 @@ def api(
             typer.echo(text)
     if status >= 400:
         raise typer.Exit(1)
+
+
+admin_app = typer.Typer(help="Dashboard (/admin) accounts.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Argument(help="The admin's email, used to sign in.")],
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Generate the password instead of asking.")
+    ] = False,
+) -> None:
+    """Create a dashboard admin of the default tenant (the one `phonegate api` calls).
+    Asks for the password; leave it empty, or pass --generate, to have one generated and
+    printed once."""
+    from phonegate.container import Container
+    from phonegate.domain import admins
+    from phonegate.errors import PhonegateError
+
+    settings = Settings()
+    password = (
+        ""
+        if generate
+        else typer.prompt(
+            "Password (leave empty to generate one)",
+            default="",
+            show_default=False,
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    )
+    chosen = password or admins.generate_password()
+
+    async def _run() -> None:
+        host = (settings.public_url or f"http://{settings.host}:{settings.port}").split("://", 1)[1]
+        async with Container(settings) as c, c.unit_of_work() as uow:
+            tenant = await uow.tenants.for_host(host.rstrip("/"))
+            if tenant is None:
+                raise SystemExit("no tenant is configured; run `phonegate bootstrap` first")
+            await admins.create_admin(uow, c.deps, tenant.id, email, chosen)
+
+    try:
+        asyncio.run(_run())
+    except PhonegateError as exc:
+        typer.echo(exc.description, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"admin {email} created")
+    if not password:
+        typer.echo(f"password: {chosen}  (shown once: keep it)")
 
 
 if __name__ == "__main__":
