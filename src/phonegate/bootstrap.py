@@ -58,6 +58,8 @@ class Credentials:
     admin_password: str
 
     def as_json(self) -> dict[str, object]:
+        """Exactly the shape scripts rely on (`phonegate bootstrap --json`); the dashboard's
+        admin credentials are printed by the text output only."""
         return {
             "url": self.url,
             "application": {"client_id": self.client_id, "client_secret": self.client_secret},
@@ -67,7 +69,6 @@ class Credentials:
                 "audience": self.audience,
             },
             "user": {"email": self.email, "password": self.password, "user_id": self.user_id},
-            "admin": {"email": self.admin_email, "password": self.admin_password},
         }
 
 

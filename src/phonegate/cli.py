@@ -136,6 +136,7 @@ def bootstrap(
 ) -> None:
     """Create the default tenant, a demo application, a management application and a demo
     user if they do not exist yet (idempotent), and print their credentials."""
+    from phonegate.bootstrap import Credentials
     from phonegate.bootstrap import bootstrap as run_bootstrap
     from phonegate.container import Container
     from phonegate.storage.migrate import upgrade
@@ -143,20 +144,20 @@ def bootstrap(
     settings = Settings()
     upgrade(settings.resolved_database_url)
 
-    async def _run() -> dict[str, object]:
+    async def _run() -> Credentials:
         async with Container(settings) as c:
-            return (await run_bootstrap(c, provider=provider.value)).as_json()
+            return await run_bootstrap(c, provider=provider.value)
 
-    creds = asyncio.run(_run())
+    made = asyncio.run(_run())
+    creds = made.as_json()
     if as_json:
         typer.echo(json.dumps(creds))
         return
     app_ = creds["application"]
     mgmt = creds["management"]
     user = creds["user"]
-    admin = creds["admin"]
+    admin = {"email": made.admin_email, "password": made.admin_password}
     assert isinstance(app_, dict) and isinstance(mgmt, dict) and isinstance(user, dict)
-    assert isinstance(admin, dict)
     typer.echo(
         f"""
 phonegate is set up.
