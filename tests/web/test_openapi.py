@@ -383,6 +383,9 @@ async def tenant(s: Checked) -> None:
     await s("GET", "/tenants/settings", 200)
     settings = {"friendly_name": "Acme", "enabled_locales": ["fr"]}
     await s("PATCH", "/tenants/settings", 200, json=settings)
+    await s("GET", "/users-by-email", 200, params={"email": EMAIL})
+    preview = {"type": "otp_verify", "channel": "sms", "locale": "fr"}
+    await s("POST", "/branding/phone/templates/preview", 200, json=preview)
 
 
 async def test_a_session_through_every_operation_matches_the_document(
@@ -473,11 +476,23 @@ async def test_each_operation_lists_the_scopes_its_route_checks(
         wanted = [scopes[0] for scopes in documented]
         other = "read:connections" if "read:connections" not in wanted else "read:logs"
         tokens.setdefault(other, await checked.api.management_token(scope=other))
-        names = {p["name"]: "x" for p in operation.get("parameters", []) if p["in"] == "path"}
+        parameters = operation.get("parameters", [])
+        names = {p["name"]: "x" for p in parameters if p["in"] == "path"}
+        required = {
+            p["name"]: EMAIL if p["name"] == "email" else "x"
+            for p in parameters
+            if p["in"] == "query" and p.get("required")
+        }
         # No body is sent: the scope is checked before the body is read.
         bodiless = not operation.get("requestBody", {}).get("required", False)
         r = await checked(
-            method, template, 403, token=tokens[other], valid_request=bodiless, **names
+            method,
+            template,
+            403,
+            token=tokens[other],
+            params=required or None,
+            valid_request=bodiless,
+            **names,
         )
         assert r.json()["message"].endswith("expected any of: " + ",".join(wanted)), (
             method,
