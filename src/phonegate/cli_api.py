@@ -15,7 +15,7 @@ import httpx
 
 from phonegate.container import Container
 from phonegate.domain.grants import MANAGEMENT_SCOPES
-from phonegate.tokens import token_response
+from phonegate.tokens import internal_management_token
 
 CLI_CLIENT_ID = "phonegate-cli"
 TOKEN_TTL_SECONDS = 300
@@ -34,16 +34,14 @@ async def call(
         if tenant is None:
             raise SystemExit("no tenant is configured; run `phonegate bootstrap` first")
         keys = await container.signing_keys(tenant.id, uow)
-    token = token_response(
+    token = internal_management_token(
         issuer=base + "/",
         subject=f"{CLI_CLIENT_ID}@clients",
         client_id=CLI_CLIENT_ID,
-        audience=f"https://{host}/api/v2/",
-        scope=" ".join(MANAGEMENT_SCOPES),
         key=keys[0],
-        now=container.clock.now(),
         ttl=TOKEN_TTL_SECONDS,
-    )["access_token"]
+        scopes=MANAGEMENT_SCOPES,
+    )
     app = create_app(container, background=False)
     path = path if path.startswith("/api/v2") else "/api/v2/" + path.lstrip("/")
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 0))

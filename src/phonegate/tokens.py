@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -175,3 +176,25 @@ def token_response(
             key,
         )
     return body
+
+
+def internal_management_token(
+    *, issuer: str, subject: str, client_id: str, key: SigningKey, ttl: int, scopes: Sequence[str]
+) -> str:
+    """A short-lived Management API token phonegate signs for its own callers (the CLI's
+    ``phonegate api``, the dashboard), so they go through exactly the API's checks. Dated by
+    the wall clock: verification checks it against the wall clock, whatever clock a server
+    or a test runs on."""
+    host = issuer.split("://", 1)[1].rstrip("/")
+    return str(
+        token_response(
+            issuer=issuer,
+            subject=subject,
+            client_id=client_id,
+            audience=f"https://{host}/api/v2/",
+            scope=" ".join(scopes),
+            key=key,
+            now=datetime.now(UTC),
+            ttl=ttl,
+        )["access_token"]
+    )

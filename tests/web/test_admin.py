@@ -655,3 +655,14 @@ async def test_bootstrap_keeps_the_admin_and_the_cli_creates_more(
         ):
             found = await admins.sign_in(uow, container.deps, tenant.id, email, secret, "192.0.2.1")
             assert found.email == email
+
+
+async def test_dashboard_writes_are_logged_against_the_admin(
+    dash: Dashboard, container: Container
+) -> None:
+    await dash.done(f"{HOME}/message-types", {"message_types": "sms"})
+    async with container.unit_of_work() as uow:
+        tenant = await uow.tenants.for_host("")
+        assert tenant is not None
+        writes = await uow.events.list(tenant.id, type_="gd_tenant_update")
+    assert writes and writes[0].details["actor"].startswith("admin|"), writes[0].details

@@ -190,7 +190,7 @@ def validate_spec(catalog: ProviderCatalog, spec: ProviderSpec, label: str) -> N
         )
 
 
-def _allowed(catalog: ProviderCatalog, name: str) -> tuple[frozenset[str], frozenset[str]]:
+def allowed_fields(catalog: ProviderCatalog, name: str) -> tuple[frozenset[str], frozenset[str]]:
     """(configuration fields, credential fields) the API accepts for a provider name."""
     if name == "twilio":
         return frozenset(_TWILIO_BRANDING) | {"delivery_methods"}, TWILIO_SECRETS
@@ -239,7 +239,7 @@ def apply_body(
             "Payload validation error: 'disabled' must be a boolean.", error_code="invalid_body"
         )
     row.disabled = disabled
-    config_fields, secret_fields = _allowed(catalog, name)
+    config_fields, secret_fields = allowed_fields(catalog, name)
     configuration = _object(body, "configuration")
     credentials = _strings("credentials", _object(body, "credentials"))
     leaked = sorted(set(configuration) & secret_fields)

@@ -11,7 +11,6 @@ tenant) and IP (the same log entries and limits).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from fastapi import Request
 
 from phonegate.domain.grants import MANAGEMENT_SCOPES
 from phonegate.domain.models import Admin
-from phonegate.tokens import SigningKey, token_response
+from phonegate.tokens import SigningKey, internal_management_token
 from phonegate.web.requests import issuer
 
 DASHBOARD_CLIENT_ID = "phonegate-dashboard"
@@ -56,19 +55,15 @@ class ManagementApi:
     def __init__(self, request: Request, admin: Admin, key: SigningKey) -> None:
         self._app = request.app
         self._client = (request.client.host if request.client else "127.0.0.1", 0)
-        base = issuer(request)
         self._base_url = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
-        self._token = token_response(
-            issuer=base,
+        self._token = internal_management_token(
+            issuer=issuer(request),
             subject=f"admin|{admin.id}",
             client_id=DASHBOARD_CLIENT_ID,
-            audience=f"https://{base.split('://', 1)[1]}api/v2/",
-            scope=" ".join(MANAGEMENT_SCOPES),
             key=key,
-            # Checked by PyJWT against the wall clock, whatever clock the server runs on.
-            now=datetime.now(UTC),
             ttl=TOKEN_TTL_SECONDS,
-        )["access_token"]
+            scopes=MANAGEMENT_SCOPES,
+        )
 
     async def call(
         self,

@@ -55,7 +55,7 @@ def _label(name: str) -> str:
 
 def _fields(request: Request, name: str) -> tuple[list[Field], list[Field]]:
     """The fields the API takes for a provider name: the main ones and "more settings"."""
-    config, secrets = phone_providers._allowed(container(request).registry, name)
+    config, secrets = phone_providers.allowed_fields(container(request).registry, name)
     every = {
         f: Field(f, _label(f), f in secrets) for f in (config | secrets) - {"delivery_methods"}
     }

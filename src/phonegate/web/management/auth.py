@@ -25,6 +25,9 @@ __all__ = ["MANAGEMENT_SCOPES", "Caller", "management_scope", "record_write"]
 class Caller:
     client_id: str
     scopes: frozenset[str]
+    # The token's subject: "<client_id>@clients" for an application, "admin|<id>" for a
+    # dashboard admin, so writes are logged against the person who made them.
+    subject: str = ""
 
 
 @asynccontextmanager
@@ -49,7 +52,23 @@ async def management_scope(
         granted = frozenset(split_scope(claims.get("scope")))
         if any_of and not granted.intersection(any_of):
             raise InsufficientScope(f"Insufficient scope, expected any of: {','.join(any_of)}")
-        yield uow, tenant, Caller(client_id=str(claims.get("azp", "")), scopes=granted)
+        yield (
+            uow,
+            tenant,
+            Caller(
+                client_id=str(claims.get("azp", "")),
+                scopes=granted,
+                subject=str(claims.get("sub", "")),
+            ),
+        )
+
+
+def actor(caller: Caller) -> dict[str, str]:
+    """Who made a change, for its log event, when it is a person (a dashboard admin) rather
+    than an application (whose ``client_id`` the event already names)."""
+    if caller.subject and not caller.subject.endswith("@clients"):
+        return {"actor": caller.subject}
+    return {}
 
 
 async def record_write(
@@ -64,7 +83,10 @@ async def record_write(
 ) -> None:
     """The ``sapi`` log event of a Management API write: who, what, the method and path —
     never the body, which may carry secrets."""
-    details: dict[str, Any] = {"request": {"method": request.method, "path": request.url.path}}
+    details: dict[str, Any] = {
+        "request": {"method": request.method, "path": request.url.path},
+        **actor(caller),
+    }
     if fields is not None:
         details["fields"] = fields
     await uow.events.add(

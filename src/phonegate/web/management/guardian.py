@@ -13,7 +13,7 @@ from phonegate.domain.events import new_event
 from phonegate.domain.models import Tenant
 from phonegate.domain.ports import UnitOfWork
 from phonegate.errors import InvalidRequest
-from phonegate.web.management.auth import Caller, management_scope
+from phonegate.web.management.auth import Caller, actor, management_scope
 from phonegate.web.management.openapi import documented
 from phonegate.web.management.schemas import guardian as doc
 from phonegate.web.requests import container, read_any, read_object, request_context
@@ -63,7 +63,7 @@ async def set_factor(request: Request, name: str) -> JSONResponse:
                 now,
                 request_context(request),
                 client_id=caller.client_id,
-                details={"factor": name, "enabled": enabled},
+                details={"factor": name, "enabled": enabled, **actor(caller)},
             )
         )
     return JSONResponse({"enabled": enabled})
@@ -107,7 +107,7 @@ async def set_message_types(request: Request) -> JSONResponse:
                 now,
                 request_context(request),
                 client_id=caller.client_id,
-                details={"message_types": chosen},
+                details={"message_types": chosen, **actor(caller)},
             )
         )
     return JSONResponse({"message_types": chosen})
@@ -151,7 +151,7 @@ async def set_policies(request: Request) -> JSONResponse:
                 now,
                 request_context(request),
                 client_id=caller.client_id,
-                details={"policies": chosen},
+                details={"policies": chosen, **actor(caller)},
             )
         )
     return JSONResponse(chosen)
@@ -177,7 +177,7 @@ async def _tenant_update(
             now,
             request_context(request),
             client_id=caller.client_id,
-            details=details,
+            details={**details, **actor(caller)},
         )
     )
 
