@@ -314,3 +314,9 @@ async def lenient(container: Container, creds: Credentials) -> AsyncIterator[Api
     )
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
         yield Api(c, creds)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread for the session, and an async test after it could not start its own."""
+    items.sort(key=lambda item: item.path.parts[-2] == "browser")

@@ -9,7 +9,11 @@ by the browser for ten minutes; its stages are the pages: password, phone enroll
 (or recovery code), the new recovery code shown once, done. Each step calls the same domain
 functions as the Auth0 MFA API (``login.password_grant``, ``enrollments.associate``,
 ``challenges.start_challenge`` / ``verify_oob`` / ``use_recovery_code``), through the
-transaction's mfa_token, so limits, events and single use hold alike.
+transaction's mfa_token, so limits, events and single use hold alike. A passwordless login
+("Continue with phone", or ``connection=<sms connection>`` at /authorize) has a phone page
+and a code page instead, through ``passwordless.start`` and ``passwordless.exchange_code``
+(signup, limits and the code's attempts as in the API; no MFA policy); its code says amr
+``["sms"]``.
 
 A finished transaction issues one authorization code (unique per transaction, so a replayed
 cookie gets nothing), valid 60 seconds, bound to client and redirect URI, spent by a guarded
@@ -33,7 +37,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from phonegate import ids, otp, phone
-from phonegate.domain import challenges, clients, enrollments, login
+from phonegate.domain import challenges, clients, connections, enrollments, login, passwordless
 from phonegate.domain.deps import DomainDeps
 from phonegate.domain.grants import Audiences, Grant, granted_scope, split_scope
 from phonegate.domain.models import (
@@ -41,6 +45,7 @@ from phonegate.domain.models import (
     Application,
     AuthorizationCode,
     Channel,
+    Connection,
     RefreshToken,
     RequestContext,
     Tenant,
@@ -78,11 +83,12 @@ LIMITS = {
     "login_hint": 255,
     "ui_locales": 64,
     "scope": 500,
+    "connection": 128,
 }
 INVALID_CODE = "Invalid authorization code"
 INVALID_REFRESH = "Unknown or invalid refresh token."
 
-Stage = Literal["login", "enroll", "challenge", "show_recovery", "done"]
+Stage = Literal["login", "enroll", "challenge", "show_recovery", "sms_phone", "sms_code", "done"]
 
 
 class AuthorizeRefused(PhonegateError):
@@ -141,6 +147,8 @@ class LoginTransaction:
     code_sent_at: float | None = None
     recovery_code: str | None = None  # shown once, then dropped
     notice: str | None = None  # a StepError code to show once on the next page
+    connection: str | None = None  # asked for at /authorize, or the sms one a code came by
+    code_expires_at: float | None = None  # of the passwordless code sent last
 
 
 def seal_transaction(txn: LoginTransaction, keys: KeyRing) -> str:
@@ -224,6 +232,13 @@ async def begin(
     if "none" in params.get("prompt", "").split():
         # phonegate keeps no login session, so it can never answer without the user.
         raise fail("login_required", "Login required")
+    connection = params.get("connection") or None
+    stage: Stage = "login"
+    if connection is not None and connection != DATABASE_CONNECTION:
+        await connections.for_passwordless(
+            uow, tenant, app, connection, lambda problem: fail("invalid_request", problem)
+        )
+        stage = "sms_phone"
     return LoginTransaction(
         id=secrets.token_urlsafe(24),
         tenant_id=tenant.id,
@@ -237,6 +252,8 @@ async def begin(
         ui_locales=params.get("ui_locales", ""),
         login_hint=params.get("login_hint", ""),
         expires_at=now.timestamp() + TRANSACTION_TTL_SECONDS,
+        stage=stage,
+        connection=connection,
     )
 
 
@@ -388,6 +405,13 @@ async def resend(
     await _send(uow, deps, tenant, app, txn, wanted, ctx)
 
 
+def _well_formed(code: str, digits: int) -> str:
+    code = code.strip()
+    if not (code.isascii() and code.isdigit() and len(code) == digits):
+        raise StepError("invalid_otp_format", "The code has the wrong format.")
+    return code
+
+
 async def check_code(
     uow: UnitOfWork,
     deps: DomainDeps,
@@ -398,9 +422,7 @@ async def check_code(
     ctx: RequestContext,
 ) -> None:
     _require(txn, "challenge")
-    code = code.strip()
-    if not (code.isascii() and code.isdigit() and len(code) == tenant.settings.otp_length):
-        raise StepError("invalid_otp_format", "The code has the wrong format.")
+    code = _well_formed(code, tenant.settings.otp_length)
     if txn.oob_code is None:
         raise StepError("no_code_sent", "No code has been sent yet.")
     await _mfa_user(uow, deps, tenant, app, txn)
@@ -441,11 +463,120 @@ def acknowledge_recovery_code(txn: LoginTransaction) -> None:
     txn.recovery_code, txn.stage = None, "done"
 
 
+# --- passwordless SMS: the phone page and the code page -----------------------------------
+
+
+def _not_offered(problem: str) -> StepError:
+    return StepError("connection_disabled", problem)
+
+
+async def sms_connection(
+    uow: UnitOfWork, tenant: Tenant, app: Application, txn: LoginTransaction
+) -> Connection:
+    """The sms connection of this login: the one /authorize named, else the tenant's, if
+    it is enabled for the application."""
+    name = txn.connection
+    if name is None:
+        found = await connections.list_connections(
+            uow, tenant, strategies=[connections.SMS], name=None
+        )
+        if not found:
+            raise _not_offered("Connection does not exist")
+        name = found[0].name
+    return await connections.for_passwordless(uow, tenant, app, name, _not_offered)
+
+
+async def offers_sms_login(
+    uow: UnitOfWork, tenant: Tenant, app: Application, txn: LoginTransaction
+) -> bool:
+    try:
+        await sms_connection(uow, tenant, app, txn)
+    except StepError:
+        return False
+    return True
+
+
+async def send_login_code(
+    uow: UnitOfWork,
+    deps: DomainDeps,
+    tenant: Tenant,
+    app: Application,
+    txn: LoginTransaction,
+    number: str,
+    ctx: RequestContext,
+) -> None:
+    """A passwordless code to ``number`` (the first, or one to another number)."""
+    _require(txn, "login", "sms_phone", "sms_code")
+    connection = await sms_connection(uow, tenant, app, txn)
+    # The /authorize request identified the application (a registered callback): the page
+    # needs no secret, and every send rule still applies, the per-IP limit included.
+    await passwordless.admit_ip(uow, deps, tenant, ctx)
+    started = await passwordless.send_code(uow, deps, tenant, app, connection, number, ctx)
+    sent_at = deps.clock.now().timestamp()
+    txn.connection, txn.phone_number, txn.stage = connection.name, started.phone_number, "sms_code"
+    txn.code_sent_at = sent_at
+    txn.code_expires_at = sent_at + connections.sms_options(connection).code_ttl_seconds
+
+
+async def resend_login_code(
+    uow: UnitOfWork,
+    deps: DomainDeps,
+    tenant: Tenant,
+    app: Application,
+    txn: LoginTransaction,
+    ctx: RequestContext,
+) -> None:
+    """A new passwordless code after the wait; it replaces the one sent before."""
+    _require(txn, "sms_code")
+    if resend_wait(txn, deps.clock.now()):
+        raise StepError("resend_too_early", "Wait before asking for another code.", status=429)
+    await send_login_code(uow, deps, tenant, app, txn, txn.phone_number or "", ctx)
+
+
+async def sign_in_with_code(
+    uow: UnitOfWork,
+    deps: DomainDeps,
+    tenant: Tenant,
+    app: Application,
+    txn: LoginTransaction,
+    code: str,
+    audiences: Audiences,
+    ctx: RequestContext,
+) -> None:
+    """The code page's step: the passwordless/otp grant's rules sign the user in (up, on
+    the first login); the MFA policy does not apply."""
+    _require(txn, "sms_code")
+    connection = await sms_connection(uow, tenant, app, txn)
+    body = {
+        "username": txn.phone_number,
+        "otp": _well_formed(code, connections.sms_options(connection).code_length),
+        "realm": connection.name,
+        "scope": txn.scope,
+        "audience": txn.audience,
+    }
+    now = deps.clock.now()
+    try:
+        grant = await passwordless.exchange_code(uow, deps, tenant, app, body, audiences, ctx)
+    except InvalidGrant as exc:
+        # The API answers an expired code as a wrong one; this page knows when it expired.
+        expired = txn.code_expires_at is not None and now.timestamp() >= txn.code_expires_at
+        if expired and exc.description == passwordless.WRONG_CODE:
+            raise StepError("code_expired", "The code expired.") from None
+        raise
+    txn.user_id, txn.auth_time, txn.stage = grant.user.user_id, now.timestamp(), "done"
+
+
 def final_scope(requested: str, audience: str | None, app: Application, auds: Audiences) -> str:
     scope = granted_scope(requested, audience, auds)
     if OFFLINE_ACCESS in split_scope(requested) and clients.GRANT_REFRESH_TOKEN in app.grant_types:
         scope = f"{scope} {OFFLINE_ACCESS}".strip()
     return scope
+
+
+def _amr(txn: LoginTransaction) -> list[str]:
+    if txn.connection not in (None, DATABASE_CONNECTION):
+        return ["sms"]  # a login with an sms connection is done only by its code
+    return ["pwd", "mfa"] if txn.mfa_done else ["pwd"]
 
 
 def _digest(secret: str) -> str:
@@ -482,7 +613,7 @@ async def finish(
             audience=txn.audience,
             nonce=txn.nonce,
             code_challenge=txn.code_challenge,
-            amr=["pwd", "mfa"] if txn.mfa_done else ["pwd"],
+            amr=_amr(txn),
             auth_time=datetime.fromtimestamp(txn.auth_time, now.tzinfo),
             created_at=now,
             expires_at=now + timedelta(seconds=CODE_TTL_SECONDS),

@@ -139,7 +139,7 @@ def _number(raw: object) -> phone.PhoneNumber:
         raise _bad("bad.phone_number", exc.description) from None
 
 
-async def _admit_ip(uow: UnitOfWork, deps: DomainDeps, tenant: Tenant, ctx: RequestContext) -> None:
+async def admit_ip(uow: UnitOfWork, deps: DomainDeps, tenant: Tenant, ctx: RequestContext) -> None:
     now = deps.clock.now()
     try:
         await ratelimits.reserve_passwordless_ip(uow, deps.counters, tenant, ctx, now)
@@ -183,7 +183,7 @@ async def start(
     uow: UnitOfWork, deps: DomainDeps, tenant: Tenant, body: Mapping[str, Any], ctx: RequestContext
 ) -> Started:
     """``POST /passwordless/start``: a new code for the phone, queued in this transaction."""
-    await _admit_ip(uow, deps, tenant, ctx)
+    await admit_ip(uow, deps, tenant, ctx)
     _check_request(body)
     app = await _start_client(uow, tenant, body)
     if not isinstance(body.get("connection"), str) or not body["connection"]:
@@ -191,7 +191,23 @@ async def start(
     connection = await connections.for_passwordless(
         uow, tenant, app, body["connection"], lambda problem: _bad("bad.connection", problem)
     )
-    number = _number(body.get("phone_number"))
+    return await send_code(uow, deps, tenant, app, connection, body.get("phone_number"), ctx)
+
+
+async def send_code(
+    uow: UnitOfWork,
+    deps: DomainDeps,
+    tenant: Tenant,
+    app: Application,
+    connection: Connection,
+    phone_number: object,
+    ctx: RequestContext,
+) -> Started:
+    """A new code for the phone, for an application already identified: by its secret at
+    ``/passwordless/start``, or by its registered callback at ``/authorize`` (Universal
+    Login's pages have no secret). Every send rule applies here: blocked users, sign-up,
+    the delivery plan, the destination rules and the rate limits."""
+    number = _number(phone_number)
     options = connections.sms_options(connection)
     user = await uow.users.get_by_phone(tenant.id, connection.name, number.e164)
     if user is not None and user.blocked:

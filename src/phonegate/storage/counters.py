@@ -9,6 +9,8 @@ and it runs in the request's transaction, so a request that rolls back takes not
 from __future__ import annotations
 
 import math
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,32 +21,81 @@ from phonegate.domain.ports import Taken
 from phonegate.storage import tables as t
 
 
-def _least(a: sa.ColumnElement[float], b: float) -> sa.ColumnElement[float]:
+def _least(a: sa.ColumnElement[float], b: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
     return sa.case((a < b, a), else_=b)
 
 
-def _greatest(a: sa.ColumnElement[float], b: float) -> sa.ColumnElement[float]:
+def _greatest(a: sa.ColumnElement[float], b: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
     return sa.case((a > b, a), else_=b)
 
 
-def _refilled(capacity: int, per_second: float, now: float) -> sa.ColumnElement[float]:
+# The statements are built once, with their values as parameters: building these nested
+# CASE expressions anew for every take cost more than running them (docs/benchmarks.md).
+_KEY = sa.bindparam("bucket_key", type_=sa.String)  # not "key": a column's name
+_NOW = sa.bindparam("now", type_=sa.Float)
+_CAPACITY = sa.bindparam("capacity", type_=sa.Float)
+_PER_SECOND = sa.bindparam("per_second", type_=sa.Float)
+_COST = sa.bindparam("cost", type_=sa.Float)
+_AMOUNT = sa.bindparam("amount", type_=sa.Float)
+_LIMIT = sa.bindparam("limit", type_=sa.Float)
+
+
+def _refilled() -> sa.ColumnElement[float]:
     # A call stamped before the bucket's last one (another process's clock, or a request
     # that read the clock before a concurrent one took) adds no time: negative elapsed
     # time would refuse a token that is there.
     b = t.rate_buckets
-    elapsed = _greatest(now - b.c.updated_at, 0.0)
-    return _least(b.c.tokens + elapsed * per_second, float(capacity))
+    elapsed = _greatest(_NOW - b.c.updated_at, sa.literal(0.0))
+    return _least(b.c.tokens + elapsed * _PER_SECOND, _CAPACITY)
 
 
-def _latest_stamp(now: float) -> sa.ColumnElement[float]:
+def _latest_stamp() -> sa.ColumnElement[float]:
     # Never move the stamp back, or the next call would count the same seconds twice.
-    return _greatest(t.rate_buckets.c.updated_at, now)
+    return _greatest(t.rate_buckets.c.updated_at, _NOW)
+
+
+@cache
+def _take(dialect: str) -> Any:
+    b = t.rate_buckets
+    insert = _insert_for(dialect)(b).values(key=_KEY, tokens=_CAPACITY - _COST, updated_at=_NOW)
+    refilled = _refilled()
+    return insert.on_conflict_do_update(
+        index_elements=[b.c.key],
+        set_={"tokens": refilled - _COST, "updated_at": _latest_stamp()},
+        where=refilled >= _COST,
+    ).returning(b.c.tokens)
+
+
+@cache
+def _give_back() -> Any:
+    b = t.rate_buckets
+    return (
+        b.update()
+        .where(b.c.key == _KEY)
+        .values(tokens=_least(_refilled() + _AMOUNT, _CAPACITY), updated_at=_latest_stamp())
+    )
+
+
+@cache
+def _spend(dialect: str) -> Any:
+    b = t.rate_buckets
+    insert = _insert_for(dialect)(b).values(key=_KEY, tokens=sa.literal(1.0), updated_at=_NOW)
+    return insert.on_conflict_do_update(
+        index_elements=[b.c.key],
+        set_={"tokens": b.c.tokens + 1, "updated_at": _latest_stamp()},
+        where=b.c.tokens < _LIMIT,
+    ).returning(b.c.tokens)
+
+
+def _insert_for(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 class SqlCounters:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self._insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        self._dialect = conn.dialect.name
+        self._insert = _insert_for(self._dialect)
 
     async def take(
         self, key: str, *, capacity: int, per_second: float, now: float, cost: int = 1
@@ -52,14 +103,14 @@ class SqlCounters:
         if cost > capacity:
             return Taken(False, 0, math.inf)
         b = t.rate_buckets
-        refilled = _refilled(capacity, per_second, now)
-        insert = self._insert(b).values(key=key, tokens=float(capacity - cost), updated_at=now)
-        statement = insert.on_conflict_do_update(
-            index_elements=[b.c.key],
-            set_={"tokens": refilled - cost, "updated_at": _latest_stamp(now)},
-            where=refilled >= cost,
-        ).returning(b.c.tokens)
-        row = (await self.conn.execute(statement)).first()
+        values = {
+            "bucket_key": key,
+            "capacity": float(capacity),
+            "per_second": per_second,
+            "now": now,
+            "cost": float(cost),
+        }
+        row = (await self.conn.execute(_take(self._dialect), values)).first()
         if row is not None:
             return Taken(True, int(row.tokens), 0.0)
         current = (
@@ -73,25 +124,22 @@ class SqlCounters:
     async def give_back(
         self, key: str, *, capacity: int, per_second: float, now: float, amount: int = 1
     ) -> None:
-        b = t.rate_buckets
-        refilled = _refilled(capacity, per_second, now)
         await self.conn.execute(
-            b.update()
-            .where(b.c.key == key)
-            .values(
-                tokens=_least(refilled + amount, float(capacity)), updated_at=_latest_stamp(now)
-            )
+            _give_back(),
+            {
+                "bucket_key": key,
+                "capacity": float(capacity),
+                "per_second": per_second,
+                "now": now,
+                "amount": float(amount),
+            },
         )
 
     async def spend(self, key: str, *, limit: int, now: float) -> Taken:
-        b = t.rate_buckets
-        insert = self._insert(b).values(key=key, tokens=1.0, updated_at=now)
-        statement = insert.on_conflict_do_update(
-            index_elements=[b.c.key],
-            set_={"tokens": b.c.tokens + 1, "updated_at": _latest_stamp(now)},
-            where=b.c.tokens < limit,
-        ).returning(b.c.tokens)
-        row = (await self.conn.execute(statement)).first() if limit > 0 else None
+        values = {"bucket_key": key, "now": now, "limit": float(limit)}
+        row = (
+            (await self.conn.execute(_spend(self._dialect), values)).first() if limit > 0 else None
+        )
         if row is not None:
             return Taken(True, limit - int(row.tokens), 0.0)
         return Taken(False, 0, math.inf)

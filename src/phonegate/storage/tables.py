@@ -242,6 +242,8 @@ outbox_messages = sa.Table(
     sa.Index("ix_outbox_feedback", "feedback_status"),
     sa.Index("ix_outbox_provider_message", "provider_message_id"),
     sa.Index("ix_outbox_tenant_created", "tenant_id", "created_at"),
+    # Every right code asks for feedback on its challenge's messages (request_feedback).
+    sa.Index("ix_outbox_challenge", "challenge_id"),
 )
 
 delivery_attempts = sa.Table(

@@ -35,6 +35,8 @@ PAGES: dict[Stage, str] = {
     "enroll": "/u/mfa-phone-enrollment",
     "challenge": "/u/mfa-phone-challenge",
     "show_recovery": "/u/mfa-recovery-code-shown",
+    "sms_phone": "/u/login-passwordless-sms",
+    "sms_code": "/u/login-passwordless-sms-otp",
     "done": "/u/login",
 }
 

@@ -1,13 +1,16 @@
-"""``/u/login``: the first factor, email (or verified phone number) and password."""
+"""``/u/login``: the first factor, email (or verified phone number) and password, with a
+link to passwordless SMS when the application may use the tenant's sms connection."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from phonegate.domain import authorization
 from phonegate.domain.authorization import StepError
 from phonegate.errors import PhonegateError
-from phonegate.web.login.flow import PageRoute, form_status, form_text, open_flow
+from phonegate.web.login.flow import Flow, PageRoute, form_status, form_text, open_flow
 from phonegate.web.login.messages import describe
 from phonegate.web.requests import deliver_after_commit, read_object
 
@@ -16,10 +19,19 @@ router = APIRouter(route_class=PageRoute)
 LOGIN_ERRORS = {"invalid_grant": "wrong_credentials", "invalid_request": "wrong_credentials"}
 
 
+async def _login(
+    flow: Flow, identifier: str, *, status: int = 200, error: Markup | None = None
+) -> HTMLResponse:
+    phone = await authorization.offers_sms_login(flow.uow, flow.tenant, flow.app, flow.txn)
+    return flow.page(
+        "login.html", status=status, identifier=identifier, error=error, phone_login=phone
+    )
+
+
 @router.get("/u/login")
 async def login_page(request: Request) -> Response:
     async with open_flow(request, "login") as flow:
-        return flow.page("login.html", identifier=flow.txn.login_hint, error=None)
+        return await _login(flow, flow.txn.login_hint)
 
 
 @router.post("/u/login")
@@ -44,9 +56,7 @@ async def login_submit(request: Request, background: BackgroundTasks) -> Respons
             )
         except PhonegateError as exc:
             error = describe(flow.t, exc, overrides=LOGIN_ERRORS)
-            return flow.page(
-                "login.html", status=form_status(exc), identifier=identifier, error=error
-            )
+            return await _login(flow, identifier, status=form_status(exc), error=error)
         response = await flow.advance()
     deliver_after_commit(request, background)  # the first challenge's code, if one was sent
     return response

@@ -1,0 +1,136 @@
+"""The PostgreSQL + Redis half of a run: the challenge on one worker process and on two,
+the memory soak on two, and verify on a small and a large user base, whose statements are
+then explained (``bench.plans``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import asyncpg  # type: ignore[import-untyped]
+import redis.asyncio as redis
+from sqlalchemy.engine import make_url
+
+from bench import plans, procstat, scenarios, servers
+from bench.dataset import (
+    Population,
+    Sizes,
+    create_postgres_database,
+    drop_postgres_database,
+    populate,
+)
+from bench.loadclient import Sample
+from bench.runner import Bench
+from bench.servers import Server
+from phonegate.storage.db import normalize_url
+
+
+@dataclass
+class PostgresFigures:
+    scaling: tuple[Sample, Sample]
+    memory: list[tuple[int, list[int]]]
+    large: tuple[Sample, Sample]
+    plans: list[tuple[str, str]]
+    scaling_note: str
+
+
+async def unreachable(postgres_url: str, redis_url: str) -> str | None:
+    """Why the PostgreSQL part cannot run, or None."""
+    try:
+        conn = await asyncpg.connect(
+            make_url(normalize_url(postgres_url))
+            .set(drivername="postgresql")
+            .render_as_string(False),
+            timeout=5,
+        )
+        await conn.close()
+    except (OSError, asyncpg.PostgresError) as exc:
+        return f"PostgreSQL at {postgres_url} is not reachable ({type(exc).__name__})"
+    client = redis.from_url(redis_url)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        return f"Redis at {redis_url} is not reachable ({type(exc).__name__})"
+    finally:
+        await client.aclose()
+    return None
+
+
+async def measure(bench: Bench, admin_url: str, redis_url: str) -> PostgresFigures:
+    """The challenge on one worker and on two, the soak on two, verify small and large."""
+    url = await create_postgres_database(admin_url, "scale")
+    try:
+        pop = await populate(url, bench.work_dir, bench.plan.postgres, bench.fake.provider_config)
+        scaling, split = [], ""
+        for workers in (1, 2):
+            command = servers.phonegate_command(servers.free_port(), workers)
+            label = f"phonegate {workers}w"
+            async with bench.serving(label, command, pop, workers, redis_url) as server:
+                before = {pid: procstat.cpu_seconds(pid) for pid in procstat.workers(server.pid)}
+                sample, _, _ = await bench.challenges(server, pop, f"challenge, {workers}w")
+                scaling.append(sample)
+                if workers == 2:
+                    used = [procstat.cpu_seconds(pid) - cpu for pid, cpu in before.items()]
+                    split = " and ".join(f"{seconds:.1f}" for seconds in used)
+                    memory = await _soak(bench, server, pop)
+    finally:
+        await drop_postgres_database(admin_url, url)
+    large = await _large(bench, admin_url, redis_url)
+    note = (
+        f"During the two-worker challenge run the workers used {split} CPU seconds: the "
+        f"kernel hands the {bench.plan.concurrency} keep-alive connections to whichever "
+        "worker accepts first, so they are not spread evenly."
+    )
+    return PostgresFigures((scaling[0], scaling[1]), memory, large[0], large[1], note)
+
+
+async def _soak(bench: Bench, server: Server, pop: Population) -> list[tuple[int, list[int]]]:
+    """Challenge and verify runs (each user once per run) until the plan's request count,
+    noting each worker's resident memory before and after every run."""
+    served, marks = 0, [(0, server.rss_per_worker())]
+    soak = Bench(replace(bench.plan, duration=float("inf"), warmup=0), bench.fake, bench.work_dir)
+    while served < bench.plan.soak_requests:
+        sample, prepared, _ = await soak.challenges(server, pop, "soak challenge")
+        served += sample.requests
+        marks.append((served, server.rss_per_worker()))
+        verify = scenarios.verify(pop, prepared)
+        sample = await soak.measure(server, verify, len(prepared), "soak verify")
+        served += sample.requests
+        marks.append((served, server.rss_per_worker()))
+    return marks
+
+
+async def _large(
+    bench: Bench, admin_url: str, redis_url: str
+) -> tuple[tuple[Sample, Sample], list[tuple[str, str]]]:
+    """verify on a small and on a large user base, same load; the large one's statements
+    explained."""
+    found: list[Sample] = []
+    statements: list[tuple[str, str]] = []
+    for users in bench.plan.large:
+        url = await create_postgres_database(admin_url, f"u{users}")
+        try:
+            sizes = Sizes(
+                enrolled=users,
+                enrollees=10,
+                sms=10,
+                tokens=min(users, bench.plan.large_verifies + 2 * bench.plan.warmup),
+            )
+            pop = await populate(url, bench.work_dir, sizes, bench.fake.provider_config)
+            command = servers.phonegate_command(servers.free_port(), 1)
+            async with bench.serving(
+                f"phonegate {users} users", command, pop, 1, redis_url
+            ) as server:
+                _, prepared, _ = await bench.challenges(server, pop, f"challenge, {users:,} users")
+                found.append(
+                    await bench.measure(
+                        server,
+                        scenarios.verify(pop, prepared),
+                        len(prepared),
+                        f"verify, {users:,} users",
+                    )
+                )
+            if users == bench.plan.large[-1]:
+                statements = await plans.explain(pop, bench.fake, bench.work_dir, redis_url)
+        finally:
+            await drop_postgres_database(admin_url, url)
+    return (found[0], found[1]), statements
