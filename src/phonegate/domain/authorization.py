@@ -275,6 +275,13 @@ async def _login_name(uow: UnitOfWork, tenant: Tenant, identifier: str) -> str:
     return user.email if user and user.phone_verified and user.email else identifier
 
 
+async def password_first(uow: UnitOfWork, tenant: Tenant, identifier: str) -> str:
+    """The stored hash the login page's password will be checked against, read in a short
+    transaction before the page's own (see ``login.CheckedPassword``)."""
+    user = await uow.users.get_by_email(tenant.id, await _login_name(uow, tenant, identifier))
+    return user.password_hash if user else ""
+
+
 async def sign_in(
     uow: UnitOfWork,
     deps: DomainDeps,
@@ -285,9 +292,12 @@ async def sign_in(
     password: str,
     audiences: Audiences,
     ctx: RequestContext,
+    *,
+    checked: login.CheckedPassword | None = None,
 ) -> None:
     """The password step; when the tenant demands MFA, on to enrollment or a challenge
-    (whose first code is sent at once)."""
+    (whose first code is sent at once). ``checked``: the password verified before the
+    page's transaction (see ``password_first``), so argon2 does not run inside it."""
     _require(txn, "login")
     txn.login_hint = identifier[: LIMITS["login_hint"]]
     body: dict[str, object] = {
@@ -299,7 +309,7 @@ async def sign_in(
     now = deps.clock.now()
     try:
         grant = await login.password_grant(
-            uow, deps, tenant, app, body, audiences, ctx, realm_required=False
+            uow, deps, tenant, app, body, audiences, ctx, realm_required=False, checked=checked
         )
     except MfaRequired as exc:
         token = str(exc.extra["mfa_token"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from phonegate.domain import tenants
 from phonegate.domain.deps import DomainDeps
 from phonegate.domain.events import new_event
@@ -23,6 +25,40 @@ def check_audience(audience: object, audiences: Audiences) -> str | None:
     raise AccessDenied(f"Service not found: {audience}", status=403)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedPassword:
+    """A password checked before the grant's transaction: argon2 is slow by design, and
+    inside the transaction it would hold SQLite's write lock (and a PostgreSQL connection)
+    for the whole hash. ``password_hash`` is what it was checked against, so a password
+    changed in between is checked again."""
+
+    password_hash: str
+    ok: bool
+
+
+async def check_password_first(
+    uow: UnitOfWork, deps: DomainDeps, tenant: Tenant, body: dict[str, object]
+) -> str:
+    """The stored hash for the grant's username ("" when there is none), read in a short
+    transaction of its own; the caller verifies it with ``verify_outside``."""
+    username = body.get("username")
+    if not isinstance(username, str) or not username:
+        return ""
+    user = await uow.users.get_by_email(tenant.id, username)
+    return user.password_hash if user else ""
+
+
+async def verify_outside(
+    deps: DomainDeps, password_hash: str, body: dict[str, object]
+) -> CheckedPassword | None:
+    password = body.get("password")
+    if not isinstance(password, str) or not password:
+        return None  # the grant itself explains what is missing
+    return CheckedPassword(
+        password_hash, await deps.passwords.verify(password_hash, password[:1024])
+    )
+
+
 async def password_grant(
     uow: UnitOfWork,
     deps: DomainDeps,
@@ -33,6 +69,7 @@ async def password_grant(
     ctx: RequestContext,
     *,
     realm_required: bool,
+    checked: CheckedPassword | None = None,
 ) -> Grant:
     username, password, realm = body.get("username"), body.get("password"), body.get("realm")
     if not isinstance(username, str) or not username:
@@ -46,7 +83,11 @@ async def password_grant(
     audience = check_audience(body.get("audience"), audiences)
     now = deps.clock.now()
     user = await uow.users.get_by_email(tenant.id, username)
-    ok = await deps.passwords.verify(user.password_hash if user else "", password[:1024])
+    stored = user.password_hash if user else ""
+    if checked is not None and checked.password_hash == stored:
+        ok = checked.ok
+    else:  # not checked beforehand, or the password changed since
+        ok = await deps.passwords.verify(stored, password[:1024])
     if user is None or not ok:
         await uow.events.add(
             new_event(

@@ -38,6 +38,7 @@ SUPPORTED = (
     clients.GRANT_AUTHORIZATION_CODE,
     clients.GRANT_REFRESH_TOKEN,
 )
+PASSWORD_GRANTS = (clients.GRANT_PASSWORD, clients.GRANT_PASSWORD_REALM)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Token-exchange log events (success, failure) by grant; password logins log s/fp/fu.
 EXCHANGE_EVENTS: dict[str, tuple[str | None, str | None]] = {
@@ -90,6 +91,11 @@ async def token(request: Request) -> JSONResponse:
     ctx = request_context(request)
     auds = audiences(request)
     success, failure = EXCHANGE_EVENTS.get(grant_type, (None, None))
+    checked: login.CheckedPassword | None = None
+    if grant_type in PASSWORD_GRANTS:
+        async with tenant_scope(request) as (uow, tenant):
+            stored = await login.check_password_first(uow, c.deps, tenant, body)
+        checked = await login.verify_outside(c.deps, stored, body)
     async with tenant_scope(request) as (uow, tenant):
         try:
             app = await clients.authenticate(
@@ -109,7 +115,7 @@ async def token(request: Request) -> JSONResponse:
             grant = (
                 authorized.grant
                 if authorized
-                else await _user_grant(uow, c, tenant, app, grant_type, body, ctx, auds)
+                else await _user_grant(uow, c, tenant, app, grant_type, body, ctx, auds, checked)
             )
         except PhonegateError as exc:
             # Name the client only if it exists: the body is not authenticated yet, and
@@ -171,8 +177,9 @@ async def _user_grant(
     body: dict[str, Any],
     ctx: RequestContext,
     auds: Audiences,
+    checked: login.CheckedPassword | None,
 ) -> Grant:
-    if grant_type in (clients.GRANT_PASSWORD, clients.GRANT_PASSWORD_REALM):
+    if grant_type in PASSWORD_GRANTS:
         return await login.password_grant(
             uow,
             c.deps,
@@ -182,6 +189,7 @@ async def _user_grant(
             auds,
             ctx,
             realm_required=grant_type == clients.GRANT_PASSWORD_REALM,
+            checked=checked,
         )
     if grant_type == clients.GRANT_PASSWORDLESS_OTP:
         return await passwordless.exchange_code(uow, c.deps, tenant, app, body, auds, ctx)

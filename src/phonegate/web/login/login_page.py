@@ -7,12 +7,12 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from phonegate.domain import authorization
+from phonegate.domain import authorization, login
 from phonegate.domain.authorization import StepError
 from phonegate.errors import PhonegateError
 from phonegate.web.login.flow import Flow, PageRoute, form_status, form_text, open_flow
 from phonegate.web.login.messages import describe
-from phonegate.web.requests import deliver_after_commit, read_object
+from phonegate.web.requests import container, deliver_after_commit, read_object, tenant_scope
 
 router = APIRouter(route_class=PageRoute)
 # The password grant's "Wrong email or password." is an invalid_grant.
@@ -37,9 +37,16 @@ async def login_page(request: Request) -> Response:
 @router.post("/u/login")
 async def login_submit(request: Request, background: BackgroundTasks) -> Response:
     form = await read_object(request)
+    identifier = form_text(form, "username", 320).strip()
+    password = form_text(form, "password", 1024)
+    checked: login.CheckedPassword | None = None
+    if identifier and password:
+        # argon2 before the page's transaction, never inside it (it would hold the lock).
+        c = container(request)
+        async with tenant_scope(request) as (uow, tenant):
+            stored = await authorization.password_first(uow, tenant, identifier)
+        checked = await login.verify_outside(c.deps, stored, {"password": password})
     async with open_flow(request, "login", form=form) as flow:
-        identifier = form_text(form, "username", 320).strip()
-        password = form_text(form, "password", 1024)
         try:
             if not identifier or not password:
                 raise StepError("missing_credentials", "Enter your identifier and password.")
@@ -53,6 +60,7 @@ async def login_submit(request: Request, background: BackgroundTasks) -> Respons
                 password,
                 flow.auds,
                 flow.ctx,
+                checked=checked,
             )
         except PhonegateError as exc:
             error = describe(flow.t, exc, overrides=LOGIN_ERRORS)
