@@ -15,7 +15,7 @@ from pathlib import Path
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs"
+SPEC_DIR = Path(__file__).resolve().parent / "specs"
 API_HOST = "https://api.twilio.com"
 VERIFY_HOST = "https://verify.twilio.com"
 
