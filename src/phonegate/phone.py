@@ -7,14 +7,15 @@ region, and normalised to E.164. Masking follows Auth0: every character but the 
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 
 import phonenumbers
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 from phonegate.errors import InvalidPhoneNumber
 
@@ -105,15 +106,18 @@ class Country:
     calling_code: int
 
 
+@cache
+def _country_names() -> dict[str, dict[str, str]]:
+    # An extract of phonenumbers' geocoding data (scripts/country_names.py): importing that
+    # data itself costs about 100 MB in every process.
+    text = (files("phonegate") / "data" / "country_names.json").read_text(encoding="utf-8")
+    names: dict[str, dict[str, str]] = json.loads(text)
+    return names
+
+
 def _name(region: str, language: str) -> str:
-    names = LOCALE_DATA.get(region, {})
-    for lang in (language, "en"):
-        name = names.get(lang, "")
-        if name.startswith("*"):  # phonenumbers' pointer to another language's entry
-            name = names.get(name[1:], "")
-        if name:
-            return str(name)
-    return UNNAMED.get(region, region)
+    names = _country_names().get(region, {})
+    return names.get(language) or names.get("en") or UNNAMED.get(region, region)
 
 
 def _sort_key(country: Country) -> tuple[str, str]:

@@ -129,3 +129,29 @@ def test_parse_raises_only_invalid_phone_number(raw: str) -> None:
         assert number.e164.startswith("+")
         assert number.e164[1:].isdigit()
         assert phone.parse(number.e164) == number  # normalisation is idempotent
+
+
+def test_the_country_names_extract_is_current() -> None:
+    # phonegate reads an extract of phonenumbers' names (importing the data costs ~100 MB);
+    # after a phonenumbers upgrade, scripts/country_names.py writes it again.
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "country_names.py"
+    spec = importlib.util.spec_from_file_location("country_names", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TARGET.read_text(encoding="utf-8") == module.render(module.extract())
+
+
+def test_the_pages_do_not_load_the_geocoding_data() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from phonegate.phone import countries; countries('fr'); "
+        "print('phonenumbers.geodata.locale' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
