@@ -40,6 +40,7 @@ from phonegate.domain.ports import UnitOfWork, UnitOfWorkFactory
 from phonegate.keys import KeyRing
 from phonegate.metrics import Metrics
 from phonegate.providers.base import (
+    FeedbackReporter,
     Misconfigured,
     OutgoingMessage,
     ProviderError,
@@ -342,7 +343,13 @@ class Dispatcher:
         # One transaction, the first thing done once the provider has answered: a message
         # is known as sent exactly when its successful attempt is recorded.
         async with self._uow() as uow:
-            await uow.outbox.mark_sent(message.id, result.provider, result.provider_message_id, now)
+            await uow.outbox.mark_sent(
+                message.id,
+                result.provider,
+                result.provider_message_id,
+                now,
+                wants_feedback=isinstance(built.provider, FeedbackReporter),
+            )
             await uow.outbox.set_provider_config(message.id, built.config_id)
             await uow.delivery_attempts.finish(
                 attempt_id,

@@ -181,7 +181,13 @@ class OutboxRepo(Protocol):
         self, now: datetime, lease_seconds: float, limit: int, token: str = ""
     ) -> list[OutboxMessage]: ...
     async def mark_sent(
-        self, message_id: str, provider: str, provider_message_id: str | None, now: datetime
+        self,
+        message_id: str,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        *,
+        wants_feedback: bool = False,
     ) -> None: ...
     async def mark_failed(
         self, message_id: str, provider: str | None, error: str, status: str

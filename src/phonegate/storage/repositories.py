@@ -733,7 +733,13 @@ class SqlOutboxRepo(_Repo):
         return _rowcount(result) == 1
 
     async def mark_sent(
-        self, message_id: str, provider: str, provider_message_id: str | None, now: datetime
+        self,
+        message_id: str,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        *,
+        wants_feedback: bool = False,
     ) -> None:
         await self.conn.execute(
             self.table.update()
@@ -745,6 +751,8 @@ class SqlOutboxRepo(_Repo):
                 provider_message_id=provider_message_id,
                 payload=None,
                 claimed_until=None,
+                # Only a provider that learns from feedback gets any (Twilio Verify).
+                feedback_status="wanted" if wants_feedback else None,
             )
         )
 
@@ -811,16 +819,12 @@ class SqlOutboxRepo(_Repo):
         return _rowcount(result) == 1
 
     async def request_feedback(self, challenge_id: str) -> None:
-        """Ask for the provider feedback of a challenge's sent messages (Twilio Verify)."""
+        """Ask for the provider feedback of a challenge's sent messages, those whose provider
+        wants it (marked when they were sent); others are left alone."""
         c = self.table.c
         await self.conn.execute(
             self.table.update()
-            .where(
-                c.challenge_id == challenge_id,
-                c.status == "sent",
-                c.feedback_status.is_(None),
-                c.provider_config_id.is_not(None),
-            )
+            .where(c.challenge_id == challenge_id, c.feedback_status == "wanted")
             .values(feedback_status="due")
         )
 

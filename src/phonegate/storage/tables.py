@@ -235,8 +235,8 @@ outbox_messages = sa.Table(
     sa.Column("receipt_status", sa.String(16)),
     sa.Column("receipt_error_code", sa.String(32)),
     sa.Column("receipt_at", TS),
-    # "due" once the code was used and the provider wants to hear it (Twilio Verify's
-    # feedback for Fraud Guard), then "done" or "failed".
+    # "wanted" when a provider that learns from feedback sent it (Twilio Verify's Fraud
+    # Guard), "due" once its code was used, then "sending", "done" or "failed".
     sa.Column("feedback_status", sa.String(8)),
     sa.Index("ix_outbox_due", "status", "not_before"),
     sa.Index("ix_outbox_feedback", "feedback_status"),
