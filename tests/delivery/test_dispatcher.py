@@ -314,7 +314,6 @@ async def test_only_providers_that_learn_from_feedback_are_asked_for_it(
     # A right code marks feedback due only where the sending provider wants it (Twilio
     # Verify); the sandbox does not, so nothing piles up for the dispatcher to skip.
     await api.enable_mfa()
-    await api.create_user()
     await api.enrolled_user()
     rows = await outbox_rows(container)
     assert rows and all(row.status == "sent" for row in rows)
