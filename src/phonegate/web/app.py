@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from phonegate import __version__
 from phonegate.container import Container
-from phonegate.errors import PhonegateError
 from phonegate.web import admin, callbacks, errors, login, metrics
+from phonegate.web.access import AccessLog
 from phonegate.web.auth0 import mfa, passwordless, token, userinfo, wellknown
 from phonegate.web.management import (
     actions,
@@ -32,8 +30,6 @@ from phonegate.web.management import (
     users,
     users_by_email,
 )
-
-access_log = logging.getLogger("phonegate.access")
 
 
 def create_app(container: Container, *, background: bool = True) -> FastAPI:
@@ -86,32 +82,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    @app.middleware("http")
-    async def access_log_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Our own access log, without the query string: a query may carry a phone number
-        # (e.g. ?recipient=+1…), and full numbers never go into logs.
-        started = time.perf_counter()
-        if "\x00" in request.url.path or "%00" in request.url.query:
-            # No path or query value of ours holds a NUL, and PostgreSQL text cannot.
-            response: Response = errors.render(
-                request, PhonegateError("The request URL contains a NUL character.", status=400)
-            )
-        else:
-            response = await call_next(request)
-        access_log.info(
-            "%s %s %s %d %.1fms",
-            request.client.host if request.client else "-",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    app.add_middleware(AccessLog)
 
     return app
 
