@@ -98,6 +98,7 @@ class Container:
             self.keys,
             self.clock,
             interval=settings.dispatch_interval_seconds,
+            max_parallel=settings.dispatch_concurrency,
             callback_base=settings.public_url or None,
             metrics=self.metrics,
         )

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
     mfa_access_token_ttl_seconds: int = 600
     dispatch_interval_seconds: float = Field(default=2.0, gt=0)
+    # Sends in flight at once per dispatcher (per process): a slow provider holds up only
+    # its own messages while the other slots keep sending.
+    dispatch_concurrency: int = Field(default=32, ge=1, le=512)
     # Outbound requests (providers, webhooks, log streams) may reach private, loopback and
     # link-local addresses only when this is set: a URL typed into the Management API must not
     # reach the metadata service or the database port.

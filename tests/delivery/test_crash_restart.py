@@ -8,20 +8,30 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from phonegate.bootstrap import Credentials
 from phonegate.clock import FrozenClock
 from phonegate.container import Container
 from phonegate.delivery.dispatcher import LEASE_SECONDS
 from phonegate.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, make_settings
 from tests.delivery.conftest import enqueue_enrollment, outbox, use_guardian_twilio
 from tests.fakes.server import wait_for
 from tests.fakes.twilio import TwilioFake
 
 MESSAGES = 30
-BATCH = 8  # the dispatcher's default max_parallel
+BATCH = 8  # sends in flight at once (PHONEGATE_DISPATCH_CONCURRENCY)
 SEND_SECONDS = 0.3
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(
+        database_url, tmp_path, outbound_allow_private=True, dispatch_concurrency=BATCH
+    )
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -52,7 +62,7 @@ async def test_a_killed_dispatcher_restarts_without_losing_or_resending(
         await enqueue_enrollment(container, creds, phone)
     twilio.delay = SEND_SECONDS
 
-    # Kill the pass while its second batch is with Twilio.
+    # Kill the pass while its second wave of sends is with Twilio.
     dispatching = asyncio.create_task(container.dispatcher.run_once())
     await until(lambda: len(twilio.received) == 2 * BATCH)
     statuses = Counter(m.status for m in await outbox(container))

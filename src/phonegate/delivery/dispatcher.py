@@ -79,7 +79,7 @@ class Dispatcher:
         clock: Clock,
         *,
         interval: float = 2.0,
-        max_parallel: int = 8,
+        max_parallel: int = 32,
         callback_base: str | None = None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -103,28 +103,47 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Send every message that is due now; returns how many this call handled.
 
-        When a pass is already running, this only asks it to go round once more (it claims
-        until nothing is due), so concurrent requests never queue behind each other.
+        Up to ``max_parallel`` sends are in flight at once, and a free slot is filled as soon
+        as any send ends — a slow provider holds up only its own messages. When a pass is
+        already running, this only asks it to go round once more (it claims until nothing is
+        due), so concurrent requests never queue behind each other.
         """
         if self._lock.locked():
             self._again = True
             return 0
         async with self._lock:
-            handled = 0
-            while True:
-                self._again = False
-                async with self._uow() as uow:
-                    batch = await uow.outbox.claim_due(
-                        self._clock.now(), LEASE_SECONDS, self._batch, self._token
-                    )
-                if not batch:
-                    if self._again:
-                        continue
-                    break
-                await asyncio.gather(*(self._guarded(m) for m in batch))
-                handled += len(batch)
+            running: set[asyncio.Task[None]] = set()
+            try:
+                handled = await self._pass(running)
+            finally:
+                # Stopped (cancelled): the sends in flight stop with the pass, and their
+                # lapsed leases hand the messages to the next dispatcher.
+                for task in running:
+                    task.cancel()
             await send_feedback(self._uow, self._chain)
             return handled
+
+    async def _pass(self, running: set[asyncio.Task[None]]) -> int:
+        handled = 0
+        while True:
+            self._again = False
+            free = self._batch - len(running)
+            claimed: list[OutboxMessage] = []
+            if free > 0:
+                async with self._uow() as uow:
+                    claimed = await uow.outbox.claim_due(
+                        self._clock.now(), LEASE_SECONDS, free, self._token
+                    )
+            running.update(asyncio.create_task(self._guarded(m)) for m in claimed)
+            handled += len(claimed)
+            if not running:
+                if self._again:
+                    continue
+                return handled
+            if claimed and len(running) < self._batch:
+                continue  # more may be due: claim again before waiting
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running.difference_update(done)
 
     async def _guarded(self, message: OutboxMessage) -> None:
         try:
