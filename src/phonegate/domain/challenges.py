@@ -202,7 +202,8 @@ async def issue(
     hosted_by = first.row.id if first is not None and first.hosted and first.row else None
     code = otp.new_code(tenant.settings.otp_length)
     hashed = (
-        otp.HashedSecret("", HOSTED_PREFIX + hosted_by)
+        # No code to hash: the "hash" names the provider that will check it.
+        otp.HashedSecret(HOSTED_PREFIX + hosted_by, HOSTED_KEY)
         if hosted_by
         else otp.hash_code(deps.keys, code, challenge_id)
     )
@@ -303,6 +304,7 @@ async def compose_for_user(
 
 
 HOSTED_PREFIX = "hosted:"
+HOSTED_KEY = "hosted"  # the key id of a challenge whose code the vendor owns
 
 
 def _measure(deps: DomainDeps, challenge: Challenge, outcome: str) -> None:
@@ -319,10 +321,10 @@ async def _code_matches(
     candidate: str,
 ) -> bool:
     """Compare locally in constant time, or ask the vendor that owns the code."""
-    if not challenge.key_id.startswith(HOSTED_PREFIX):
+    if challenge.key_id != HOSTED_KEY:
         stored = otp.HashedSecret(challenge.code_hash, challenge.key_id)
         return otp.check_code(deps.keys, candidate, challenge.id, stored)
-    row = await uow.phone_providers.get(tenant.id, challenge.key_id.removeprefix(HOSTED_PREFIX))
+    row = await uow.phone_providers.get(tenant.id, challenge.code_hash.removeprefix(HOSTED_PREFIX))
     if row is None or deps.hosted is None:
         raise ProviderUnavailable(
             "The provider that sent this code is no longer configured. Request a new code."
