@@ -253,8 +253,9 @@ async def test_two_shippers_never_send_one_batch_twice(
     tenant = await tenant_id(container)
     starts = [await cursor(container, tenant, s["id"]) for s in streams]
     await add_events(container, tenant, "gd_send_voice", 150)
-    receiver.delay = 0.05  # sends overlap
+    receiver.delay = 0.2  # sends overlap, even on a loaded machine
     async with Container(container.settings, clock=clock) as other:
+        await tenant_id(other)  # its pool is connected before the race starts
         # One stream a claim, so both shippers find work while the other is sending.
         shippers = [
             Shipper(c.unit_of_work, c.http, c.keys, clock, claim_limit=1)
@@ -286,3 +287,22 @@ async def test_concurrent_claims_never_share_a_stream(
             clock.advance(120)  # every earlier lease has lapsed
             mine, theirs = await asyncio.gather(claim(container), claim(other))
             assert (mine or theirs) and not mine & theirs
+
+
+async def test_a_stream_lost_to_another_shipper_does_not_end_the_claim(
+    api: Api, container: Container, clock: FrozenClock, receiver: LogReceiver
+) -> None:
+    ids = sorted([(await create_stream(api, receiver, name=f"siem {n}"))["id"] for n in range(2)])
+
+    async def claim(c: Container) -> list[str]:
+        async with c.unit_of_work() as uow:
+            return [s.id for s in await uow.log_streams.claim_due(clock.now(), 60, 1)]
+
+    async with Container(container.settings, clock=clock) as other:
+        async with other.unit_of_work() as uow:
+            won = [s.id for s in await uow.log_streams.claim_due(clock.now(), 60, 1)]
+            # This claim meets the first stream taken (or waits on it) and must move on.
+            racing = asyncio.create_task(claim(container))
+            await asyncio.sleep(0.3)
+        assert won == ids[:1]
+        assert await racing == ids[1:]

@@ -130,19 +130,33 @@ class SqlLogStreamRepo:
             sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
             sa.or_(c.claimed_until.is_(None), c.claimed_until < now),
         )
-        query = sa.select(c.id).where(due, c.id > after).order_by(c.id).limit(limit)
-        candidates = (await self.conn.execute(query)).scalars().all()
         until = now + timedelta(seconds=lease_seconds)
         claimed: list[LogStream] = []
-        for stream_id in candidates:
-            result = await self.conn.execute(
-                self.table.update().where(c.id == stream_id, due).values(claimed_until=until)
+        # A candidate another process claims first is skipped, not the end of the pass:
+        # keep paging until enough are won or none are left.
+        while len(claimed) < limit:
+            query = (
+                sa.select(c.id)
+                .where(due, c.id > after)
+                .order_by(c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            if _rowcount(result) == 1:
-                row = (
-                    await self.conn.execute(sa.select(self.table).where(c.id == stream_id))
-                ).one()
-                claimed.append(_stream(row))
+            candidates = (await self.conn.execute(query)).scalars().all()
+            if not candidates:
+                break
+            for stream_id in candidates:
+                result = await self.conn.execute(
+                    self.table.update().where(c.id == stream_id, due).values(claimed_until=until)
+                )
+                if _rowcount(result) == 1:
+                    row = (
+                        await self.conn.execute(sa.select(self.table).where(c.id == stream_id))
+                    ).one()
+                    claimed.append(_stream(row))
+                    if len(claimed) == limit:
+                        break
+            after = candidates[-1]
         return claimed
 
     async def events_after(

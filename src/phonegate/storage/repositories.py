@@ -696,7 +696,13 @@ class SqlOutboxRepo(_Repo):
         candidates = (
             (
                 await self.conn.execute(
-                    sa.select(c.id).where(due).order_by(c.not_before).limit(limit)
+                    sa.select(c.id)
+                    .where(due)
+                    .order_by(c.not_before)
+                    .limit(limit)
+                    # PostgreSQL: rows another dispatcher is claiming are passed over, not
+                    # waited on and lost; SQLite serialises writers and renders no clause.
+                    .with_for_update(skip_locked=True)
                 )
             )
             .scalars()
