@@ -29,7 +29,7 @@ run: $(RUN_STAMP)
 
 ## test: the whole suite (SQLite always; PostgreSQL when PHONEGATE_TEST_DATABASE_URL is set)
 test: $(DEV_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses=4
 
 ## lint: ruff, mypy --strict on src/, import-linter layer contracts
 lint: $(DEV_STAMP)
