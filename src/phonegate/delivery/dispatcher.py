@@ -179,6 +179,9 @@ class Dispatcher:
                 message, None, "the message cannot be decrypted with the server keys", "failed"
             )
             return
+        # One transaction reads the context and begins the first attempt: under load every
+        # transaction waits its turn for SQLite's writer, and the code waits with it.
+        first: str | None = None
         async with self._uow() as uow:
             tenant = await uow.tenants.get(message.tenant_id)
             if tenant is None:
@@ -186,6 +189,11 @@ class Dispatcher:
             else:
                 plan = await delivery_plan.plan(uow, self._registry, tenant, message.channel)
             metadata = await self._metadata(uow, tenant, message, payload) if tenant else {}
+            if plan.steps:
+                first = await self._record_begin(uow, message, plan.steps[0], 0)
+                if first is None:
+                    log.warning("message %s was taken over by another dispatcher", message.id)
+                    return
         if not plan.steps:
             await self._misconfigured(message, plan.primary, plan.problem or "no provider")
             return
@@ -193,12 +201,15 @@ class Dispatcher:
         retryable: Retryable | None = None
         last: ProviderError | None = None
         for position, step in enumerate(plan.steps):
-            if self._clock.now() >= message.expires_at:
+            if position == 0:
+                attempt = first
+            elif self._clock.now() >= message.expires_at:
                 await self._fail(
                     message, None, "the code expired before it could be delivered", "expired"
                 )
                 return
-            attempt = await self._begin(message, step, position)
+            else:
+                attempt = await self._begin(message, step, position)
             if attempt is None:
                 log.warning("message %s was taken over by another dispatcher", message.id)
                 return
@@ -316,6 +327,12 @@ class Dispatcher:
     # -- bookkeeping -----------------------------------------------------------------------
 
     async def _begin(self, message: OutboxMessage, step: Step, position: int) -> str | None:
+        async with self._uow() as uow:
+            return await self._record_begin(uow, message, step, position)
+
+    async def _record_begin(
+        self, uow: UnitOfWork, message: OutboxMessage, step: Step, position: int
+    ) -> str | None:
         """Renew the lease and record the attempt; None when another dispatcher holds the
         message now (this one's lease lapsed), which must then not send it."""
         now = self._clock.now()
@@ -327,12 +344,11 @@ class Dispatcher:
             position=position,
             started_at=now,
         )
-        async with self._uow() as uow:
-            if not await uow.outbox.renew(
-                message.id, self._token, now + timedelta(seconds=LEASE_SECONDS)
-            ):
-                return None
-            await uow.delivery_attempts.add(attempt)
+        if not await uow.outbox.renew(
+            message.id, self._token, now + timedelta(seconds=LEASE_SECONDS)
+        ):
+            return None
+        await uow.delivery_attempts.add(attempt)
         return attempt.id
 
     async def _close_interrupted(self, message: OutboxMessage) -> None:
@@ -368,8 +384,8 @@ class Dispatcher:
                 result.provider_message_id,
                 now,
                 wants_feedback=isinstance(built.provider, FeedbackReporter),
+                provider_config_id=built.config_id,
             )
-            await uow.outbox.set_provider_config(message.id, built.config_id)
             await uow.delivery_attempts.finish(
                 attempt_id,
                 outcome="sent",

@@ -413,9 +413,13 @@ async def verify_oob(
     app: Application,
     body: dict[str, object],
     ctx: RequestContext,
+    *,
+    user: User | None = None,
 ) -> tuple[User, ChallengeKind]:
-    """The ``mfa-oob`` grant: confirm an enrollment or complete a challenge."""
-    _, user = await load_transaction(uow, deps, tenant, app, body.get("mfa_token"))
+    """The ``mfa-oob`` grant: confirm an enrollment or complete a challenge. ``user`` is the
+    mfa_token's user when the caller has already loaded the token (load_transaction)."""
+    if user is None:
+        _, user = await load_transaction(uow, deps, tenant, app, body.get("mfa_token"))
     oob_code, binding_code = body.get("oob_code"), body.get("binding_code")
     if not isinstance(oob_code, str) or not oob_code:
         raise InvalidRequest("Missing required parameter: oob_code")

@@ -188,6 +188,7 @@ class OutboxRepo(Protocol):
         now: datetime,
         *,
         wants_feedback: bool = False,
+        provider_config_id: str | None = None,
     ) -> None: ...
     async def mark_failed(
         self, message_id: str, provider: str | None, error: str, status: str
@@ -198,9 +199,6 @@ class OutboxRepo(Protocol):
     async def find_by_provider_id(
         self, provider: str, provider_message_id: str
     ) -> OutboxMessage | None: ...
-    async def set_provider_config(
-        self, message_id: str, provider_config_id: str | None
-    ) -> None: ...
     async def record_receipt(
         self, message_id: str, status: str, error_code: str | None, now: datetime
     ) -> bool: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -48,19 +49,52 @@ from phonegate.storage.log_streams import SqlLogStreamRepo
 T = TypeVar("T")
 
 
+_FIELD_NAMES: dict[type[Any], frozenset[str]] = {}
+
+
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return names
+
+
 def _row_to(cls: type[T], row: sa.Row[Any], **overrides: Any) -> T:
-    data = dict(row._mapping)
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = _field_names(cls)
     values = {
-        k: (as_utc(v) if isinstance(v, datetime) else v) for k, v in data.items() if k in names
+        k: (as_utc(v) if isinstance(v, datetime) else v)
+        for k, v in row._mapping.items()
+        if k in names
     }
     values.update(overrides)
     return cls(**values)
 
 
+def _values(obj: Any) -> dict[str, Any]:
+    """A model's fields as an INSERT's parameters: a shallow copy, where ``asdict`` would
+    deep-copy every list and dict only for the driver to serialise them."""
+    return {name: getattr(obj, name) for name in _field_names(type(obj))}
+
+
+def _p(name: str) -> sa.BindParameter[Any]:
+    """A named parameter of a statement built once (module level) and run with values:
+    building a statement and its cache key anew for each call cost more than running it
+    (docs/benchmarks.md). Named ``p_*`` so no name is also a column's."""
+    return sa.bindparam(f"p_{name}")
+
+
+def _by_tenant_and(table: sa.Table, column: str) -> sa.Select[Any]:
+    c = table.c
+    return sa.select(table).where(c.tenant_id == _p("tenant"), c[column] == _p(column))
+
+
 def _rowcount(result: Any) -> int:
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
+
+
+# Every table's INSERT, run with a row's values as parameters.
+_INSERT = {table: table.insert() for table in t.metadata.tables.values()}
 
 
 class _Repo:
@@ -72,16 +106,23 @@ class _Repo:
         return (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
+_TENANT_JOIN = sa.select(t.tenants, t.tenant_settings).join(
+    t.tenant_settings, t.tenant_settings.c.tenant_id == t.tenants.c.id
+)
+_HOST_MATCHES = t.tenants.c.domain.in_([_p("host"), _p("bare")])
+# One query: a tenant whose domain matches wins over the default tenant.
+_TENANT_FOR_HOST = (
+    _TENANT_JOIN.where(sa.or_(_HOST_MATCHES, t.tenants.c.is_default.is_(True)))
+    .order_by(sa.case((_HOST_MATCHES, 0), else_=1))
+    .limit(1)
+)
+_TENANT_BY_ID = _TENANT_JOIN.where(t.tenants.c.id == _p("id"))
+_TENANT_BY_NAME = _TENANT_JOIN.where(t.tenants.c.name == _p("name"))
+
+
 class SqlTenantRepo(_Repo):
-    async def _load(self, where: Any, order_by: Any = None) -> Tenant | None:
-        query = (
-            sa.select(t.tenants, t.tenant_settings)
-            .join(t.tenant_settings, t.tenant_settings.c.tenant_id == t.tenants.c.id)
-            .where(where)
-        )
-        if order_by is not None:
-            query = query.order_by(order_by).limit(1)
-        row = (await self.conn.execute(query)).first()
+    async def _load(self, query: Any, params: dict[str, Any]) -> Tenant | None:
+        row = (await self.conn.execute(query, params)).first()
         if row is None:
             return None
         m = row._mapping
@@ -113,18 +154,13 @@ class SqlTenantRepo(_Repo):
     async def for_host(self, host: str) -> Tenant | None:
         host = host.lower()
         bare = host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
-        # One query: a tenant whose domain matches wins over the default tenant.
-        matches = t.tenants.c.domain.in_({host, bare})
-        return await self._load(
-            sa.or_(matches, t.tenants.c.is_default.is_(True)),
-            order_by=sa.case((matches, 0), else_=1),
-        )
+        return await self._load(_TENANT_FOR_HOST, {"p_host": host, "p_bare": bare})
 
     async def get(self, tenant_id: str) -> Tenant | None:
-        return await self._load(t.tenants.c.id == tenant_id)
+        return await self._load(_TENANT_BY_ID, {"p_id": tenant_id})
 
     async def get_by_name(self, name: str) -> Tenant | None:
-        return await self._load(t.tenants.c.name == name)
+        return await self._load(_TENANT_BY_NAME, {"p_name": name})
 
     async def add(self, tenant: Tenant) -> None:
         await self.conn.execute(
@@ -162,14 +198,13 @@ class SqlTenantRepo(_Repo):
         return _rowcount(result) == 1
 
 
+_APPLICATION = _by_tenant_and(t.applications, "client_id")
+
+
 class SqlApplicationRepo(_Repo):
     async def get(self, tenant_id: str, client_id: str) -> Application | None:
-        c = t.applications.c
-        row = (
-            await self.conn.execute(
-                sa.select(t.applications).where(c.tenant_id == tenant_id, c.client_id == client_id)
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_client_id": client_id}
+        row = (await self.conn.execute(_APPLICATION, params)).first()
         return _row_to(Application, row) if row else None
 
     async def get_by_name(self, tenant_id: str, name: str) -> Application | None:
@@ -223,40 +258,36 @@ def _email_key(user: User) -> str | None:
     return user.email.lower() if user.email is not None else None
 
 
+_USER = _by_tenant_and(t.users, "user_id")
+_USER_BY_EMAIL = _by_tenant_and(t.users, "email_key")
+_USER_BY_PHONE = _by_tenant_and(t.users, "phone_number").where(
+    t.users.c.connection == _p("connection")
+)
+_USER_LOGGED_IN = (
+    t.users.update()
+    .where(t.users.c.tenant_id == _p("tenant"), t.users.c.user_id == _p("user_id"))
+    .values(last_login=_p("now"), logins_count=t.users.c.logins_count + 1)
+)
+
+
 class SqlUserRepo(_Repo):
     async def get(self, tenant_id: str, user_id: str) -> User | None:
-        c = t.users.c
-        row = (
-            await self.conn.execute(
-                sa.select(t.users).where(c.tenant_id == tenant_id, c.user_id == user_id)
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_user_id": user_id}
+        row = (await self.conn.execute(_USER, params)).first()
         return _row_to(User, row) if row else None
 
     async def get_by_email(self, tenant_id: str, email: str) -> User | None:
-        c = t.users.c
-        row = (
-            await self.conn.execute(
-                sa.select(t.users).where(c.tenant_id == tenant_id, c.email_key == email.lower())
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_email_key": email.lower()}
+        row = (await self.conn.execute(_USER_BY_EMAIL, params)).first()
         return _row_to(User, row) if row else None
 
     async def get_by_phone(self, tenant_id: str, connection: str, phone_number: str) -> User | None:
-        c = t.users.c
-        row = (
-            await self.conn.execute(
-                sa.select(t.users).where(
-                    c.tenant_id == tenant_id,
-                    c.connection == connection,
-                    c.phone_number == phone_number,
-                )
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_connection": connection, "p_phone_number": phone_number}
+        row = (await self.conn.execute(_USER_BY_PHONE, params)).first()
         return _row_to(User, row) if row else None
 
     async def add(self, user: User) -> None:
-        await self.conn.execute(t.users.insert().values(email_key=_email_key(user), **asdict(user)))
+        await self.conn.execute(_INSERT[t.users], {**_values(user), "email_key": _email_key(user)})
 
     async def update(self, user: User) -> None:
         await self.conn.execute(
@@ -277,12 +308,8 @@ class SqlUserRepo(_Repo):
         return _rowcount(result) == 1
 
     async def record_login(self, tenant_id: str, user_id: str, now: datetime) -> None:
-        c = t.users.c
-        await self.conn.execute(
-            t.users.update()
-            .where(c.tenant_id == tenant_id, c.user_id == user_id)
-            .values(last_login=now, logins_count=c.logins_count + 1)
-        )
+        params = {"p_tenant": tenant_id, "p_user_id": user_id, "p_now": now}
+        await self.conn.execute(_USER_LOGGED_IN, params)
 
 
 class SqlAdminRepo(_Repo):
@@ -328,29 +355,34 @@ class SqlAdminRepo(_Repo):
         )
 
 
+_AUTHENTICATORS_OF_USER = _by_tenant_and(t.phone_authenticators, "user_id").order_by(
+    t.phone_authenticators.c.created_at, t.phone_authenticators.c.id
+)
+_AUTHENTICATOR = _by_tenant_and(t.phone_authenticators, "id")
+_AUTHENTICATOR_USED = (
+    t.phone_authenticators.update()
+    .where(
+        t.phone_authenticators.c.tenant_id == _p("tenant"), t.phone_authenticators.c.id == _p("id")
+    )
+    .values(last_auth_at=_p("now"))
+)
+
+
 class SqlAuthenticatorRepo(_Repo):
     table = t.phone_authenticators
 
     async def list_for_user(self, tenant_id: str, user_id: str) -> list[PhoneAuthenticator]:
-        c = self.table.c
-        rows = await self.conn.execute(
-            sa.select(self.table)
-            .where(c.tenant_id == tenant_id, c.user_id == user_id)
-            .order_by(c.created_at, c.id)
-        )
+        params = {"p_tenant": tenant_id, "p_user_id": user_id}
+        rows = await self.conn.execute(_AUTHENTICATORS_OF_USER, params)
         return [_row_to(PhoneAuthenticator, r) for r in rows]
 
     async def get(self, tenant_id: str, authenticator_id: str) -> PhoneAuthenticator | None:
-        c = self.table.c
-        row = (
-            await self.conn.execute(
-                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == authenticator_id)
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_id": authenticator_id}
+        row = (await self.conn.execute(_AUTHENTICATOR, params)).first()
         return _row_to(PhoneAuthenticator, row) if row else None
 
     async def add(self, authenticator: PhoneAuthenticator) -> None:
-        await self.conn.execute(self.table.insert().values(**asdict(authenticator)))
+        await self.conn.execute(_INSERT[self.table], _values(authenticator))
 
     async def try_confirm(self, tenant_id: str, authenticator_id: str, now: datetime) -> bool:
         c = self.table.c
@@ -362,12 +394,8 @@ class SqlAuthenticatorRepo(_Repo):
         return _rowcount(result) == 1
 
     async def touch(self, tenant_id: str, authenticator_id: str, now: datetime) -> None:
-        c = self.table.c
-        await self.conn.execute(
-            self.table.update()
-            .where(c.tenant_id == tenant_id, c.id == authenticator_id)
-            .values(last_auth_at=now)
-        )
+        params = {"p_tenant": tenant_id, "p_id": authenticator_id, "p_now": now}
+        await self.conn.execute(_AUTHENTICATOR_USED, params)
 
     async def delete(self, tenant_id: str, authenticator_id: str) -> bool:
         c = self.table.c
@@ -414,7 +442,7 @@ class SqlRecoveryCodeRepo(_Repo):
         return [_row_to(RecoveryCode, r) for r in rows]
 
     async def add(self, code: RecoveryCode) -> None:
-        await self.conn.execute(self.table.insert().values(**asdict(code)))
+        await self.conn.execute(_INSERT[self.table], _values(code))
 
     async def confirm(self, tenant_id: str, code_id: str) -> None:
         c = self.table.c
@@ -448,6 +476,27 @@ class SqlRecoveryCodeRepo(_Repo):
         )
 
 
+@cache
+def _code_statements(table: sa.Table) -> tuple[Any, Any]:
+    c = table.c
+    count_attempt = (
+        table.update()
+        .where(
+            c.id == _p("id"),
+            c.consumed_at.is_(None),
+            c.attempts < c.max_attempts,
+            c.expires_at > _p("now"),
+        )
+        .values(attempts=c.attempts + 1)
+    )
+    consume = (
+        table.update()
+        .where(c.id == _p("id"), c.consumed_at.is_(None))
+        .values(consumed_at=_p("now"))
+    )
+    return count_attempt, consume
+
+
 class _SingleUseCodes(_Repo):
     """The guarded writes of a table of one-time codes (challenges, passwordless codes)."""
 
@@ -456,52 +505,52 @@ class _SingleUseCodes(_Repo):
     async def try_count_attempt(self, code_id: str, now: datetime) -> bool:
         # Counted before the compare, in its own statement: a guess is spent even if the
         # request dies afterwards, and the row lock orders concurrent submissions.
-        c = self.table.c
-        result = await self.conn.execute(
-            self.table.update()
-            .where(
-                c.id == code_id,
-                c.consumed_at.is_(None),
-                c.attempts < c.max_attempts,
-                c.expires_at > now,
-            )
-            .values(attempts=c.attempts + 1)
-        )
+        statement = _code_statements(self.table)[0]
+        result = await self.conn.execute(statement, {"p_id": code_id, "p_now": now})
         return _rowcount(result) == 1
 
     async def try_consume(self, code_id: str, now: datetime) -> bool:
-        c = self.table.c
-        result = await self.conn.execute(
-            self.table.update()
-            .where(c.id == code_id, c.consumed_at.is_(None))
-            .values(consumed_at=now)
-        )
+        statement = _code_statements(self.table)[1]
+        result = await self.conn.execute(statement, {"p_id": code_id, "p_now": now})
         return _rowcount(result) == 1
+
+
+_CHALLENGE_BY_OOB = _by_tenant_and(t.challenges, "oob_hash")
+_CHALLENGE = _by_tenant_and(t.challenges, "id")
 
 
 class SqlChallengeRepo(_SingleUseCodes):
     table = t.challenges
 
     async def add(self, challenge: Challenge, oob_hash: str) -> None:
-        await self.conn.execute(self.table.insert().values(oob_hash=oob_hash, **asdict(challenge)))
+        await self.conn.execute(_INSERT[self.table], {**_values(challenge), "oob_hash": oob_hash})
 
     async def get_by_oob_hash(self, tenant_id: str, oob_hash: str) -> Challenge | None:
-        c = self.table.c
-        row = (
-            await self.conn.execute(
-                sa.select(self.table).where(c.tenant_id == tenant_id, c.oob_hash == oob_hash)
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_oob_hash": oob_hash}
+        row = (await self.conn.execute(_CHALLENGE_BY_OOB, params)).first()
         return _row_to(Challenge, row) if row else None
 
     async def get(self, tenant_id: str, challenge_id: str) -> Challenge | None:
-        c = self.table.c
-        row = (
-            await self.conn.execute(
-                sa.select(self.table).where(c.tenant_id == tenant_id, c.id == challenge_id)
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_id": challenge_id}
+        row = (await self.conn.execute(_CHALLENGE, params)).first()
         return _row_to(Challenge, row) if row else None
+
+
+_PASSWORDLESS_CODE = _by_tenant_and(t.passwordless_codes, "connection_id").where(
+    t.passwordless_codes.c.phone_number == _p("phone")
+)
+
+
+@cache
+def _replace_passwordless(dialect: str) -> Any:
+    table = t.passwordless_codes
+    c = table.c
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    phone = {"tenant_id", "connection_id", "phone_number"}
+    return insert.on_conflict_do_update(
+        index_elements=[c.tenant_id, c.connection_id, c.phone_number],
+        set_={col.name: insert.excluded[col.name] for col in table.c if col.name not in phone},
+    )
 
 
 class SqlPasswordlessCodeRepo(_SingleUseCodes):
@@ -510,41 +559,24 @@ class SqlPasswordlessCodeRepo(_SingleUseCodes):
     async def get(
         self, tenant_id: str, connection_id: str, phone_number: str
     ) -> PasswordlessCode | None:
-        c = self.table.c
-        row = (
-            await self.conn.execute(
-                sa.select(self.table).where(
-                    c.tenant_id == tenant_id,
-                    c.connection_id == connection_id,
-                    c.phone_number == phone_number,
-                )
-            )
-        ).first()
+        params = {"p_tenant": tenant_id, "p_connection_id": connection_id, "p_phone": phone_number}
+        row = (await self.conn.execute(_PASSWORDLESS_CODE, params)).first()
         return _row_to(PasswordlessCode, row) if row else None
 
     async def replace(self, code: PasswordlessCode) -> None:
-        c = self.table.c
-        values = asdict(code)
-        phone = {"tenant_id", "connection_id", "phone_number"}
-        await self.conn.execute(
-            self._insert(self.table)
-            .values(**values)
-            .on_conflict_do_update(
-                index_elements=[c.tenant_id, c.connection_id, c.phone_number],
-                set_={k: v for k, v in values.items() if k not in phone},
-            )
-        )
+        """A number's new code replaces its old one (one live code per number)."""
+        await self.conn.execute(_replace_passwordless(self.conn.dialect.name), _values(code))
+
+
+_CONNECTION = _by_tenant_and(t.connections, "id")
+_CONNECTION_BY_NAME = _by_tenant_and(t.connections, "name")
 
 
 class SqlConnectionRepo(_Repo):
     table = t.connections
 
-    async def _one(self, tenant_id: str, where: Any) -> Connection | None:
-        row = (
-            await self.conn.execute(
-                sa.select(self.table).where(self.table.c.tenant_id == tenant_id, where)
-            )
-        ).first()
+    async def _one(self, query: Any, params: dict[str, Any]) -> Connection | None:
+        row = (await self.conn.execute(query, params)).first()
         return _row_to(Connection, row) if row else None
 
     async def list(self, tenant_id: str) -> list[Connection]:
@@ -555,10 +587,10 @@ class SqlConnectionRepo(_Repo):
         return [_row_to(Connection, r) for r in rows]
 
     async def get(self, tenant_id: str, connection_id: str) -> Connection | None:
-        return await self._one(tenant_id, self.table.c.id == connection_id)
+        return await self._one(_CONNECTION, {"p_tenant": tenant_id, "p_id": connection_id})
 
     async def get_by_name(self, tenant_id: str, name: str) -> Connection | None:
-        return await self._one(tenant_id, self.table.c.name == name)
+        return await self._one(_CONNECTION_BY_NAME, {"p_tenant": tenant_id, "p_name": name})
 
     async def add(self, connection: Connection) -> bool:
         # ON CONFLICT DO NOTHING: of two concurrent creations one inserts, the other is told.
@@ -676,11 +708,70 @@ OUTBOX_BACKLOG = (
 )
 
 
+_OUTBOX_IS_DUE = sa.or_(
+    sa.and_(t.outbox_messages.c.status == "pending", t.outbox_messages.c.not_before <= _p("now")),
+    sa.and_(t.outbox_messages.c.status == "sending", t.outbox_messages.c.claimed_until < _p("now")),
+)
+_OUTBOX_DUE = (
+    sa.select(t.outbox_messages.c.id)
+    .where(_OUTBOX_IS_DUE)
+    .order_by(t.outbox_messages.c.not_before)
+    .limit(_p("limit"))
+    # PostgreSQL: rows another dispatcher is claiming are passed over, not waited on and
+    # lost; SQLite serialises writers and renders no clause.
+    .with_for_update(skip_locked=True)
+)
+_OUTBOX_CLAIM = (
+    t.outbox_messages.update()
+    .where(t.outbox_messages.c.id == _p("id"), _OUTBOX_IS_DUE)
+    .values(
+        status="sending",
+        claimed_until=_p("until"),
+        claim_token=_p("token"),
+        attempts=t.outbox_messages.c.attempts + 1,
+    )
+)
+_OUTBOX_BY_ID = sa.select(t.outbox_messages).where(t.outbox_messages.c.id == _p("id"))
+_OUTBOX_RENEW = (
+    t.outbox_messages.update()
+    .where(
+        t.outbox_messages.c.id == _p("id"),
+        t.outbox_messages.c.status == "sending",
+        t.outbox_messages.c.claim_token == _p("token"),
+    )
+    .values(claimed_until=_p("until"))
+)
+# Only a provider that learns from feedback gets any (Twilio Verify): feedback_status is
+# "wanted" for its messages and NULL for the others.
+_OUTBOX_SENT = (
+    t.outbox_messages.update()
+    .where(t.outbox_messages.c.id == _p("id"))
+    .values(
+        status="sent",
+        sent_at=_p("now"),
+        provider=_p("provider"),
+        provider_message_id=_p("provider_message_id"),
+        payload=None,
+        claimed_until=None,
+        feedback_status=_p("feedback_status"),
+        provider_config_id=_p("provider_config_id"),
+    )
+)
+_OUTBOX_FEEDBACK_DUE = (
+    t.outbox_messages.update()
+    .where(
+        t.outbox_messages.c.challenge_id == _p("challenge_id"),
+        t.outbox_messages.c.feedback_status == "wanted",
+    )
+    .values(feedback_status="due")
+)
+
+
 class SqlOutboxRepo(_Repo):
     table = t.outbox_messages
 
     async def add(self, message: OutboxMessage) -> None:
-        await self.conn.execute(self.table.insert().values(**asdict(message)))
+        await self.conn.execute(_INSERT[self.table], _values(message))
 
     async def claim_due(
         self, now: datetime, lease_seconds: float, limit: int, token: str = ""
@@ -688,55 +779,22 @@ class SqlOutboxRepo(_Repo):
         """Claim due messages with a lease held under ``token``: a dispatcher that dies
         mid-send leaves the message to be claimed again once the lease runs out, so nothing
         is lost."""
-        c = self.table.c
-        due = sa.or_(
-            sa.and_(c.status == "pending", c.not_before <= now),
-            sa.and_(c.status == "sending", c.claimed_until < now),
-        )
-        candidates = (
-            (
-                await self.conn.execute(
-                    sa.select(c.id)
-                    .where(due)
-                    .order_by(c.not_before)
-                    .limit(limit)
-                    # PostgreSQL: rows another dispatcher is claiming are passed over, not
-                    # waited on and lost; SQLite serialises writers and renders no clause.
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        params = {"p_now": now, "p_limit": limit}
+        candidates = (await self.conn.execute(_OUTBOX_DUE, params)).scalars().all()
         claimed: list[OutboxMessage] = []
         until = now + timedelta(seconds=lease_seconds)
         for message_id in candidates:
-            result = await self.conn.execute(
-                self.table.update()
-                .where(c.id == message_id, due)
-                .values(
-                    status="sending",
-                    claimed_until=until,
-                    claim_token=token or None,
-                    attempts=c.attempts + 1,
-                )
-            )
+            params = {"p_id": message_id, "p_now": now, "p_until": until, "p_token": token or None}
+            result = await self.conn.execute(_OUTBOX_CLAIM, params)
             if _rowcount(result) == 1:
-                row = (
-                    await self.conn.execute(sa.select(self.table).where(c.id == message_id))
-                ).one()
+                row = (await self.conn.execute(_OUTBOX_BY_ID, {"p_id": message_id})).one()
                 claimed.append(_row_to(OutboxMessage, row))
         return claimed
 
     async def renew(self, message_id: str, token: str, until: datetime) -> bool:
         """Extend a lease only while ``token`` still holds it."""
-        c = self.table.c
-        result = await self.conn.execute(
-            self.table.update()
-            .where(c.id == message_id, c.status == "sending", c.claim_token == token)
-            .values(claimed_until=until)
-        )
-        return _rowcount(result) == 1
+        params = {"p_id": message_id, "p_token": token, "p_until": until}
+        return _rowcount(await self.conn.execute(_OUTBOX_RENEW, params)) == 1
 
     async def mark_sent(
         self,
@@ -746,21 +804,19 @@ class SqlOutboxRepo(_Repo):
         now: datetime,
         *,
         wants_feedback: bool = False,
+        provider_config_id: str | None = None,
     ) -> None:
-        await self.conn.execute(
-            self.table.update()
-            .where(self.table.c.id == message_id)
-            .values(
-                status="sent",
-                sent_at=now,
-                provider=provider,
-                provider_message_id=provider_message_id,
-                payload=None,
-                claimed_until=None,
-                # Only a provider that learns from feedback gets any (Twilio Verify).
-                feedback_status="wanted" if wants_feedback else None,
-            )
-        )
+        """Sent, by the provider configuration ``provider_config_id`` (the row feedback and
+        receipts are later matched against)."""
+        params = {
+            "p_provider_config_id": provider_config_id,
+            "p_id": message_id,
+            "p_now": now,
+            "p_provider": provider,
+            "p_provider_message_id": provider_message_id,
+            "p_feedback_status": "wanted" if wants_feedback else None,
+        }
+        await self.conn.execute(_OUTBOX_SENT, params)
 
     async def mark_failed(
         self, message_id: str, provider: str | None, error: str, status: str
@@ -802,13 +858,6 @@ class SqlOutboxRepo(_Repo):
         ).first()
         return _row_to(OutboxMessage, row) if row else None
 
-    async def set_provider_config(self, message_id: str, provider_config_id: str | None) -> None:
-        await self.conn.execute(
-            self.table.update()
-            .where(self.table.c.id == message_id)
-            .values(provider_config_id=provider_config_id)
-        )
-
     async def record_receipt(
         self, message_id: str, status: str, error_code: str | None, now: datetime
     ) -> bool:
@@ -827,12 +876,7 @@ class SqlOutboxRepo(_Repo):
     async def request_feedback(self, challenge_id: str) -> None:
         """Ask for the provider feedback of a challenge's sent messages, those whose provider
         wants it (marked when they were sent); others are left alone."""
-        c = self.table.c
-        await self.conn.execute(
-            self.table.update()
-            .where(c.challenge_id == challenge_id, c.feedback_status == "wanted")
-            .values(feedback_status="due")
-        )
+        await self.conn.execute(_OUTBOX_FEEDBACK_DUE, {"p_challenge_id": challenge_id})
 
     async def for_challenge(self, challenge_id: str) -> list[OutboxMessage]:
         c = self.table.c
@@ -919,11 +963,24 @@ class SqlOutboxRepo(_Repo):
         return [_row_to(OutboxMessage, r) for r in rows]
 
 
+_ATTEMPT_FINISHED = (
+    t.delivery_attempts.update()
+    .where(t.delivery_attempts.c.id == _p("id"))
+    .values(
+        outcome=_p("outcome"),
+        finished_at=_p("now"),
+        error_code=_p("error_code"),
+        error=_p("error"),
+        provider_message_id=_p("provider_message_id"),
+    )
+)
+
+
 class SqlDeliveryAttemptRepo(_Repo):
     table = t.delivery_attempts
 
     async def add(self, attempt: DeliveryAttempt) -> None:
-        await self.conn.execute(self.table.insert().values(**asdict(attempt)))
+        await self.conn.execute(_INSERT[self.table], _values(attempt))
 
     async def finish(
         self,
@@ -935,17 +992,15 @@ class SqlDeliveryAttemptRepo(_Repo):
         error: str | None = None,
         provider_message_id: str | None = None,
     ) -> None:
-        await self.conn.execute(
-            self.table.update()
-            .where(self.table.c.id == attempt_id)
-            .values(
-                outcome=outcome,
-                finished_at=now,
-                error_code=error_code,
-                error=error,
-                provider_message_id=provider_message_id,
-            )
-        )
+        params = {
+            "p_id": attempt_id,
+            "p_outcome": outcome,
+            "p_now": now,
+            "p_error_code": error_code,
+            "p_error": error,
+            "p_provider_message_id": provider_message_id,
+        }
+        await self.conn.execute(_ATTEMPT_FINISHED, params)
 
     async def for_message(self, message_id: str) -> list[DeliveryAttempt]:
         c = self.table.c
@@ -957,14 +1012,18 @@ class SqlDeliveryAttemptRepo(_Repo):
         return [_row_to(DeliveryAttempt, r) for r in rows]
 
 
+_PROVIDERS_OF_TENANT = (
+    sa.select(t.phone_providers)
+    .where(t.phone_providers.c.tenant_id == _p("tenant"))
+    .order_by(t.phone_providers.c.position, t.phone_providers.c.created_at)
+)
+
+
 class SqlPhoneProviderRepo(_Repo):
     table = t.phone_providers
 
     async def list(self, tenant_id: str) -> list[PhoneProvider]:
-        c = self.table.c
-        rows = await self.conn.execute(
-            sa.select(self.table).where(c.tenant_id == tenant_id).order_by(c.position, c.created_at)
-        )
+        rows = await self.conn.execute(_PROVIDERS_OF_TENANT, {"p_tenant": tenant_id})
         return [_row_to(PhoneProvider, r) for r in rows]
 
     async def get(self, tenant_id: str, provider_id: str) -> PhoneProvider | None:
@@ -1003,14 +1062,18 @@ class SqlPhoneProviderRepo(_Repo):
         return _rowcount(result) == 1
 
 
+_TEMPLATES_OF_TENANT = (
+    sa.select(t.phone_templates)
+    .where(t.phone_templates.c.tenant_id == _p("tenant"))
+    .order_by(t.phone_templates.c.created_at)
+)
+
+
 class SqlPhoneTemplateRepo(_Repo):
     table = t.phone_templates
 
     async def list(self, tenant_id: str) -> list[PhoneTemplate]:
-        c = self.table.c
-        rows = await self.conn.execute(
-            sa.select(self.table).where(c.tenant_id == tenant_id).order_by(c.created_at)
-        )
+        rows = await self.conn.execute(_TEMPLATES_OF_TENANT, {"p_tenant": tenant_id})
         return [_row_to(PhoneTemplate, r) for r in rows]
 
     async def get(self, tenant_id: str, template_id: str) -> PhoneTemplate | None:
@@ -1104,7 +1167,7 @@ class SqlInboxRepo(_Repo):
         return _rowcount(result)
 
     async def add(self, message: InboxMessage) -> None:
-        await self.conn.execute(self.table.insert().values(**asdict(message)))
+        await self.conn.execute(_INSERT[self.table], _values(message))
 
     async def list(
         self, tenant_id: str, limit: int = 100, recipient: str | None = None
@@ -1123,7 +1186,7 @@ class SqlEventRepo(_Repo):
     table = t.log_events
 
     async def add(self, event: LogEvent) -> None:
-        await self.conn.execute(self.table.insert().values(**asdict(event)))
+        await self.conn.execute(_INSERT[self.table], _values(event))
 
     async def list(
         self, tenant_id: str, limit: int = 100, type_: str | None = None

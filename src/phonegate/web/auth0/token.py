@@ -193,9 +193,9 @@ async def _user_grant(
         )
     if grant_type == clients.GRANT_PASSWORDLESS_OTP:
         return await passwordless.exchange_code(uow, c.deps, tenant, app, body, auds, ctx)
-    txn, _ = await challenges.load_transaction(uow, c.deps, tenant, app, body.get("mfa_token"))
+    txn, user = await challenges.load_transaction(uow, c.deps, tenant, app, body.get("mfa_token"))
     if grant_type == clients.GRANT_MFA_OOB:
-        user, _kind = await challenges.verify_oob(uow, c.deps, tenant, app, body, ctx)
+        user, _kind = await challenges.verify_oob(uow, c.deps, tenant, app, body, ctx, user=user)
         grant = Grant(
             user=user, app=app, scope=txn.scope, audience=txn.audience or None, amr=["mfa"]
         )
