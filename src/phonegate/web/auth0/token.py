@@ -97,6 +97,7 @@ async def token(request: Request) -> JSONResponse:
             stored = await login.check_password_first(uow, c.deps, tenant, body)
         checked = await login.verify_outside(c.deps, stored, body)
     async with tenant_scope(request) as (uow, tenant):
+        app: Application | None = None
         try:
             app = await clients.authenticate(
                 uow, tenant.id, body.get("client_id"), body.get("client_secret"), grant_type
@@ -121,11 +122,12 @@ async def token(request: Request) -> JSONResponse:
             # Name the client only if it exists: the body is not authenticated yet, and
             # logs must not take arbitrary strings from anyone who can send a request.
             claimed = body.get("client_id")
-            known = (
-                await uow.applications.get(tenant.id, claimed)
-                if isinstance(claimed, str) and 0 < len(claimed) <= 64
-                else None
-            )
+            if app is not None:  # authenticated: mfa_required, a wrong code, …
+                known: Application | None = app
+            elif isinstance(claimed, str) and 0 < len(claimed) <= 64:
+                known = await uow.applications.get(tenant.id, claimed)
+            else:
+                known = None
             await _exchange_event(
                 uow,
                 c,
