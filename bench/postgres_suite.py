@@ -76,9 +76,11 @@ async def measure(bench: Bench, admin_url: str, redis_url: str) -> PostgresFigur
         await drop_postgres_database(admin_url, url)
     large = await _large(bench, admin_url, redis_url)
     note = (
-        f"During the two-worker challenge run the workers used {split} CPU seconds: the "
-        f"kernel hands the {bench.plan.concurrency} keep-alive connections to whichever "
-        "worker accepts first, so they are not spread evenly."
+        f"During the two-worker challenge run the workers used {split} CPU seconds (each "
+        f"accepts on its own SO_REUSEPORT socket; the kernel spreads the "
+        f"{bench.plan.concurrency} keep-alive connections over them by a hash of their "
+        "addresses). PostgreSQL, Redis, the load and the provider fake share the same two "
+        "cores, so a second worker has no core of its own."
     )
     return PostgresFigures((scaling[0], scaling[1]), memory, large[0], large[1], note)
 

@@ -79,7 +79,12 @@ def serve(
 
         os.environ["PHONEGATE_HOST"] = settings.host
         os.environ["PHONEGATE_PORT"] = str(settings.port)
-        uvicorn.run("phonegate.web.app:make_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        from phonegate import serving
+
+        if serving.reuse_port_supported():
+            serving.serve_workers(workers, options)
+        else:
+            uvicorn.run("phonegate.web.app:make_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
         return
     application = create_app(Container(settings), background=settings.background_in_server)
     uvicorn.run(application, **options)  # type: ignore[arg-type]
