@@ -4,6 +4,7 @@ spreads connections over the workers; a worker that dies is replaced; SIGTERM st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,10 +34,8 @@ def sockets_of(pid: int) -> int:
     fds = Path(f"/proc/{pid}/fd")
     count = 0
     for fd in fds.iterdir():
-        try:
+        with contextlib.suppress(OSError):  # closed while listing
             count += os.readlink(fd).startswith("socket:")
-        except OSError:  # closed while listing
-            pass
     return count
 
 

@@ -183,3 +183,18 @@ def test_raise_for_code_raises_the_listed_kind_with_the_code(
 @pytest.mark.parametrize("code", [2, None])
 def test_raise_for_code_returns_for_a_code_it_does_not_list(code: int | None) -> None:
     raise_for_code(httpx.Response(200), code, "text", KINDS)  # raises nothing
+
+
+def test_providers_skipped_for_context_never_read_it() -> None:
+    """The dispatcher loads the client and user only for kinds outside CONTEXT_FREE_KINDS;
+    a provider listed there that read OutgoingMessage.metadata would get an empty one."""
+    import importlib
+    import inspect
+
+    from phonegate.providers.registry import CONTEXT_FREE_KINDS, PROVIDER_CLASSES
+
+    assert {"webhook", "action"}.isdisjoint(CONTEXT_FREE_KINDS)
+    for kind, target in PROVIDER_CLASSES.items():
+        if kind in CONTEXT_FREE_KINDS:
+            source = inspect.getsource(importlib.import_module(target.partition(":")[0]))
+            assert ".metadata" not in source, kind

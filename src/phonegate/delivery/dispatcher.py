@@ -48,7 +48,7 @@ from phonegate.providers.base import (
     Retryable,
     SendResult,
 )
-from phonegate.providers.registry import ProviderRegistry
+from phonegate.providers.registry import CONTEXT_FREE_KINDS, ProviderRegistry
 
 log = logging.getLogger("phonegate.delivery")
 
@@ -93,6 +93,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._again = False
+        self._more = asyncio.Event()  # set when a pass is asked to go round again
         self._batch = max_parallel
         self._metrics = metrics
         self._token = ids.random_token(24)  # this dispatcher's lease token
@@ -110,6 +111,7 @@ class Dispatcher:
         """
         if self._lock.locked():
             self._again = True
+            self._more.set()
             return 0
         async with self._lock:
             running: set[asyncio.Task[None]] = set()
@@ -127,6 +129,7 @@ class Dispatcher:
         handled = 0
         while True:
             self._again = False
+            self._more.clear()
             free = self._batch - len(running)
             claimed: list[OutboxMessage] = []
             if free > 0:
@@ -140,9 +143,19 @@ class Dispatcher:
                 if self._again:
                     continue
                 return handled
-            if claimed and len(running) < self._batch:
-                continue  # more may be due: claim again before waiting
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            # A claim that took fewer than it could found nothing more due, so the next one
+            # waits for a send to end or, while a slot is free, for news of a new message:
+            # a slow provider's sends must not hold up a message queued meanwhile.
+            waiting: set[asyncio.Future[Any]] = set(running)
+            more = None
+            if len(running) < self._batch:
+                more = asyncio.ensure_future(self._more.wait())
+                waiting.add(more)
+            try:
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if more is not None:
+                    more.cancel()
             running.difference_update(done)
 
     async def _guarded(self, message: OutboxMessage) -> None:
@@ -188,7 +201,12 @@ class Dispatcher:
                 plan = delivery_plan.Plan((), problem="the tenant no longer exists")
             else:
                 plan = await delivery_plan.plan(uow, self._registry, tenant, message.channel)
-            metadata = await self._metadata(uow, tenant, message, payload) if tenant else {}
+            wants_context = any(step.kind not in CONTEXT_FREE_KINDS for step in plan.steps)
+            metadata = (
+                await self._metadata(uow, tenant, message, payload)
+                if tenant and wants_context
+                else {}
+            )
             if plan.steps:
                 first = await self._record_begin(uow, message, plan.steps[0], 0)
                 if first is None:

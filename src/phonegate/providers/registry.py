@@ -37,6 +37,13 @@ PROVIDER_CLASSES: dict[str, str] = {
     "webhook": "phonegate.providers.webhook:WebhookProvider",
     "action": "phonegate.providers.action:ActionProvider",
 }
+# Kinds whose providers never read OutgoingMessage.metadata (the client, user and request
+# that operator code and webhooks receive): the dispatcher skips loading it for them. An
+# add-on provider is not listed, so it always gets the context.
+CONTEXT_FREE_KINDS = frozenset(BUILTIN_PROVIDERS) | frozenset(PROVIDER_CLASSES) - {
+    "webhook",
+    "action",
+}
 ENTRY_POINT_GROUP = "phonegate.providers"
 MAX_CACHED_INSTANCES = 512
 

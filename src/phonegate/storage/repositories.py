@@ -721,17 +721,23 @@ _OUTBOX_DUE = (
     # lost; SQLite serialises writers and renders no clause.
     .with_for_update(skip_locked=True)
 )
+# A CTE, not IN (subquery): PostgreSQL may run an IN subquery more than once, and with
+# SKIP LOCKED each run can pick other rows, claiming more than the limit.
+_OUTBOX_DUE_IDS = _OUTBOX_DUE.cte("due")
+# One statement claims a batch: the guard is repeated outside the subquery, so a message
+# another dispatcher claimed in between (SQLite, or PostgreSQL re-reading the row after
+# its lock) is left out rather than claimed twice.
 _OUTBOX_CLAIM = (
     t.outbox_messages.update()
-    .where(t.outbox_messages.c.id == _p("id"), _OUTBOX_IS_DUE)
+    .where(t.outbox_messages.c.id == _OUTBOX_DUE_IDS.c.id, _OUTBOX_IS_DUE)
     .values(
         status="sending",
         claimed_until=_p("until"),
         claim_token=_p("token"),
         attempts=t.outbox_messages.c.attempts + 1,
     )
+    .returning(*t.outbox_messages.c)
 )
-_OUTBOX_BY_ID = sa.select(t.outbox_messages).where(t.outbox_messages.c.id == _p("id"))
 _OUTBOX_RENEW = (
     t.outbox_messages.update()
     .where(
@@ -779,17 +785,11 @@ class SqlOutboxRepo(_Repo):
         """Claim due messages with a lease held under ``token``: a dispatcher that dies
         mid-send leaves the message to be claimed again once the lease runs out, so nothing
         is lost."""
-        params = {"p_now": now, "p_limit": limit}
-        candidates = (await self.conn.execute(_OUTBOX_DUE, params)).scalars().all()
-        claimed: list[OutboxMessage] = []
         until = now + timedelta(seconds=lease_seconds)
-        for message_id in candidates:
-            params = {"p_id": message_id, "p_now": now, "p_until": until, "p_token": token or None}
-            result = await self.conn.execute(_OUTBOX_CLAIM, params)
-            if _rowcount(result) == 1:
-                row = (await self.conn.execute(_OUTBOX_BY_ID, {"p_id": message_id})).one()
-                claimed.append(_row_to(OutboxMessage, row))
-        return claimed
+        params = {"p_now": now, "p_limit": limit, "p_until": until, "p_token": token or None}
+        rows = await self.conn.execute(_OUTBOX_CLAIM, params)
+        claimed = [_row_to(OutboxMessage, row) for row in rows]
+        return sorted(claimed, key=lambda m: (m.not_before, m.id))  # RETURNING has no order
 
     async def renew(self, message_id: str, token: str, until: datetime) -> bool:
         """Extend a lease only while ``token`` still holds it."""
