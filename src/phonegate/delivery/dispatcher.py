@@ -92,7 +92,6 @@ class Dispatcher:
         self._callback_base = callback_base.rstrip("/") if callback_base else None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._again = False
         self._more = asyncio.Event()  # set when a pass is asked to go round again
         self._batch = max_parallel
         self._metrics = metrics
@@ -110,7 +109,6 @@ class Dispatcher:
         due), so concurrent requests never queue behind each other.
         """
         if self._lock.locked():
-            self._again = True
             self._more.set()
             return 0
         async with self._lock:
@@ -128,7 +126,6 @@ class Dispatcher:
     async def _pass(self, running: set[asyncio.Task[None]]) -> int:
         handled = 0
         while True:
-            self._again = False
             self._more.clear()
             free = self._batch - len(running)
             claimed: list[OutboxMessage] = []
@@ -140,7 +137,7 @@ class Dispatcher:
             running.update(asyncio.create_task(self._guarded(m)) for m in claimed)
             handled += len(claimed)
             if not running:
-                if self._again:
+                if self._more.is_set():
                     continue
                 return handled
             # A claim that took fewer than it could found nothing more due, so the next one
