@@ -27,7 +27,7 @@ from phonegate.outbound import outbound_client
 from phonegate.passwords import Argon2Passwords
 from phonegate.providers.registry import BUILTIN_PROVIDERS, ProviderRegistry
 from phonegate.settings import Settings
-from phonegate.storage.db import create_engine
+from phonegate.storage.db import READ_ONLY_OPTION, create_engine
 from phonegate.storage.inbox import SqlInbox
 from phonegate.storage.redis_counters import RedisCounters
 from phonegate.storage.repositories import SqlUnitOfWork, reseal_all
@@ -101,6 +101,7 @@ class Container:
             max_parallel=settings.dispatch_concurrency,
             callback_base=settings.public_url or None,
             metrics=self.metrics,
+            reading=self.reading,
         )
         self.shipper = Shipper(self.unit_of_work, self.http, self.keys, self.clock)
         self._signing: dict[str, list[SigningKey]] = {}
@@ -131,17 +132,30 @@ class Container:
             yield uow
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[UnitOfWork]:
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """A transaction that only reads. On SQLite it neither queues on the writers' lock
+        nor takes SQLite's write lock: WAL lets it read a consistent snapshot beside the
+        writer. Writing in it is a bug (SQLite would refuse or stall the upgrade)."""
+        async with self._transaction(read_only=True) as uow:
+            yield uow
+
+    @asynccontextmanager
+    async def _transaction(self, *, read_only: bool = False) -> AsyncIterator[UnitOfWork]:
         async with self.engine.connect() as conn:
+            if read_only:
+                await conn.execution_options(**{READ_ONLY_OPTION: True})
             await conn.begin()
+            uow = SqlUnitOfWork(conn)
             try:
-                yield SqlUnitOfWork(conn)
+                yield uow
             except PhonegateError:
+                await uow.flush()
                 await conn.commit()
                 raise
             except BaseException:
                 await conn.rollback()
                 raise
+            await uow.flush()
             await conn.commit()
 
     async def signing_keys(
@@ -160,10 +174,18 @@ class Container:
         indexed query each, never a re-parse. Pass the open unit of work when inside one
         (SQLite has one writer, so a second transaction would wait on the first).
         """
-        cached = self._signing.get(tenant_id)
-        if cached and not refresh and (want_kid is None or any(k.kid == want_kid for k in cached)):
-            return cached
+
+        def usable(keys: list[SigningKey] | None) -> list[SigningKey] | None:
+            wanted = want_kid is None or any(k.kid == want_kid for k in keys or ())
+            return keys if keys and not refresh and wanted else None
+
+        if found := usable(self._signing.get(tenant_id)):
+            return found
         async with self._signing_lock:
+            # Requests that queued on the lock behind the one that loaded the keys use them.
+            cached = self._signing.get(tenant_id)
+            if found := usable(cached):
+                return found
             if uow is not None:
                 keys = await self._refresh_keys(uow, tenant_id, cached, want_kid, refresh)
             else:

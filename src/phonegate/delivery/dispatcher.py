@@ -25,7 +25,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from phonegate import ids
 from phonegate.clock import Clock
@@ -66,6 +66,16 @@ OUTCOMES: dict[type[ProviderError], str] = {
 }
 
 
+class Started(NamedTuple):
+    """A message ready to send: its payload, delivery chain, context and the id of the
+    first attempt (None when the lease was lost)."""
+
+    payload: Payload
+    plan: delivery_plan.Plan
+    metadata: dict[str, Any]
+    first: str | None
+
+
 def _outcome(exc: ProviderError) -> str:
     return next((v for k, v in OUTCOMES.items() if isinstance(exc, k)), "rejected")
 
@@ -82,8 +92,10 @@ class Dispatcher:
         max_parallel: int = 32,
         callback_base: str | None = None,
         metrics: Metrics | None = None,
+        reading: UnitOfWorkFactory | None = None,
     ) -> None:
         self._uow = uow
+        self._reading = reading  # read-only transactions, for looks that usually find nothing
         self._registry = registry
         self._chain = ChainBuilder(registry, keys)
         self._keys = keys
@@ -120,29 +132,30 @@ class Dispatcher:
                 # lapsed leases hand the messages to the next dispatcher.
                 for task in running:
                     task.cancel()
-            await send_feedback(self._uow, self._chain)
+            await send_feedback(self._uow, self._chain, self._reading)
             return handled
 
     async def _pass(self, running: set[asyncio.Task[None]]) -> int:
         handled = 0
+        claim = True
         while True:
-            self._more.clear()
             free = self._batch - len(running)
-            claimed: list[OutboxMessage] = []
-            if free > 0:
+            claimed: list[tuple[OutboxMessage, Started | None]] = []
+            if free > 0 and claim:
+                self._more.clear()
                 async with self._uow() as uow:
-                    claimed = await uow.outbox.claim_due(
-                        self._clock.now(), LEASE_SECONDS, free, self._token
-                    )
-            running.update(asyncio.create_task(self._guarded(m)) for m in claimed)
+                    claimed = await self._claim(uow, free)
+            running.update(asyncio.create_task(self._guarded(m, r)) for m, r in claimed)
             handled += len(claimed)
             if not running:
                 if self._more.is_set():
+                    claim = True
                     continue
                 return handled
             # A claim that took fewer than it could found nothing more due, so the next one
             # waits for a send to end or, while a slot is free, for news of a new message:
             # a slow provider's sends must not hold up a message queued meanwhile.
+            full = claim and len(claimed) == free
             waiting: set[asyncio.Future[Any]] = set(running)
             more = None
             if len(running) < self._batch:
@@ -154,10 +167,70 @@ class Dispatcher:
                 if more is not None:
                     more.cancel()
             running.difference_update(done)
+            # Claim again only when something may be due: the last claim was full, or a
+            # request (or the timer) has queued news since. Anything else is an empty
+            # write transaction, which on SQLite waits its turn like every other.
+            claim = full or self._more.is_set()
 
-    async def _guarded(self, message: OutboxMessage) -> None:
+    async def _claim(
+        self, uow: UnitOfWork, limit: int
+    ) -> list[tuple[OutboxMessage, Started | None]]:
+        """Claim what is due and, in the same transaction, begin each fresh message's first
+        attempt (its lease was taken a moment ago, so it needs no renewal): the context is
+        read once per tenant and channel of the batch, not once per message."""
+        messages = await uow.outbox.claim_due(self._clock.now(), LEASE_SECONDS, limit, self._token)
+        plans: dict[tuple[str, str], tuple[Tenant | None, delivery_plan.Plan]] = {}
+        claimed: list[tuple[OutboxMessage, Started | None]] = []
+        for message in messages:
+            payload = open_payload(self._keys, message.payload)
+            if message.attempts > 1 or payload is None or self._clock.now() >= message.expires_at:
+                claimed.append((message, None))  # the careful path, in its own task
+                continue
+            key = (message.tenant_id, message.channel)
+            try:
+                if key not in plans:
+                    plans[key] = await self._plan(uow, message)
+                tenant, plan = plans[key]
+                ready: Started | None = await self._start(uow, message, payload, tenant, plan)
+            except Exception:
+                # One tenant's broken configuration must not hold up the batch: its message
+                # takes the careful path, which logs the failure and lets the lease lapse.
+                ready = None
+            claimed.append((message, ready))
+        return claimed
+
+    async def _plan(
+        self, uow: UnitOfWork, message: OutboxMessage
+    ) -> tuple[Tenant | None, delivery_plan.Plan]:
+        tenant = await uow.tenants.get(message.tenant_id)
+        if tenant is None:
+            return None, delivery_plan.Plan((), problem="the tenant no longer exists")
+        return tenant, await delivery_plan.plan(uow, self._registry, tenant, message.channel)
+
+    async def _start(
+        self,
+        uow: UnitOfWork,
+        message: OutboxMessage,
+        payload: Payload,
+        tenant: Tenant | None,
+        plan: delivery_plan.Plan,
+        *,
+        renew: bool = False,
+    ) -> Started:
+        """The message's context, and its first attempt recorded (``first`` is None when
+        another dispatcher holds the message now)."""
+        wants_context = any(step.kind not in CONTEXT_FREE_KINDS for step in plan.steps)
+        metadata = (
+            await self._metadata(uow, tenant, message, payload) if tenant and wants_context else {}
+        )
+        first = None
+        if plan.steps:
+            first = await self._record_begin(uow, message, plan.steps[0], 0, renew=renew)
+        return Started(payload, plan, metadata, first)
+
+    async def _guarded(self, message: OutboxMessage, ready: Started | None) -> None:
         try:
-            await self._deliver(message)
+            await self._deliver(message, ready)
         except Exception:
             # Bookkeeping failed (database down?): the lease lapses and the message is
             # claimed again, so it is not lost.
@@ -175,40 +248,15 @@ class Dispatcher:
 
     # -- one message -----------------------------------------------------------------------
 
-    async def _deliver(self, message: OutboxMessage) -> None:
-        if message.attempts > 1:  # claimed before: a lapsed lease, or a retry
-            await self._close_interrupted(message)
-        if self._clock.now() >= message.expires_at:
-            await self._fail(
-                message, None, "the code expired before it could be delivered", "expired"
-            )
+    async def _deliver(self, message: OutboxMessage, ready: Started | None = None) -> None:
+        if ready is None:
+            ready = await self._start_alone(message)
+            if ready is None:
+                return
+        payload, plan, metadata, first = ready
+        if plan.steps and first is None:
+            log.warning("message %s was taken over by another dispatcher", message.id)
             return
-        payload = open_payload(self._keys, message.payload)
-        if payload is None:
-            await self._fail(
-                message, None, "the message cannot be decrypted with the server keys", "failed"
-            )
-            return
-        # One transaction reads the context and begins the first attempt: under load every
-        # transaction waits its turn for SQLite's writer, and the code waits with it.
-        first: str | None = None
-        async with self._uow() as uow:
-            tenant = await uow.tenants.get(message.tenant_id)
-            if tenant is None:
-                plan = delivery_plan.Plan((), problem="the tenant no longer exists")
-            else:
-                plan = await delivery_plan.plan(uow, self._registry, tenant, message.channel)
-            wants_context = any(step.kind not in CONTEXT_FREE_KINDS for step in plan.steps)
-            metadata = (
-                await self._metadata(uow, tenant, message, payload)
-                if tenant and wants_context
-                else {}
-            )
-            if plan.steps:
-                first = await self._record_begin(uow, message, plan.steps[0], 0)
-                if first is None:
-                    log.warning("message %s was taken over by another dispatcher", message.id)
-                    return
         if not plan.steps:
             await self._misconfigured(message, plan.primary, plan.problem or "no provider")
             return
@@ -265,6 +313,26 @@ class Dispatcher:
         else:
             assert last is not None
             await self._fail(message, label, last.message, "failed", last.code)
+
+    async def _start_alone(self, message: OutboxMessage) -> Started | None:
+        """A message claimed before (a lapsed lease, or a retry), expired or unreadable: the
+        checks first, then its context and first attempt in a transaction of their own."""
+        if message.attempts > 1:  # claimed before: a lapsed lease, or a retry
+            await self._close_interrupted(message)
+        if self._clock.now() >= message.expires_at:
+            await self._fail(
+                message, None, "the code expired before it could be delivered", "expired"
+            )
+            return None
+        payload = open_payload(self._keys, message.payload)
+        if payload is None:
+            await self._fail(
+                message, None, "the message cannot be decrypted with the server keys", "failed"
+            )
+            return None
+        async with self._uow() as uow:
+            tenant, plan = await self._plan(uow, message)
+            return await self._start(uow, message, payload, tenant, plan, renew=True)
 
     def _observe(self, step: Step, message: OutboxMessage, outcome: str, started: float) -> None:
         if self._metrics is not None:
@@ -343,13 +411,20 @@ class Dispatcher:
 
     async def _begin(self, message: OutboxMessage, step: Step, position: int) -> str | None:
         async with self._uow() as uow:
-            return await self._record_begin(uow, message, step, position)
+            return await self._record_begin(uow, message, step, position, renew=True)
 
     async def _record_begin(
-        self, uow: UnitOfWork, message: OutboxMessage, step: Step, position: int
+        self,
+        uow: UnitOfWork,
+        message: OutboxMessage,
+        step: Step,
+        position: int,
+        *,
+        renew: bool,
     ) -> str | None:
-        """Renew the lease and record the attempt; None when another dispatcher holds the
-        message now (this one's lease lapsed), which must then not send it."""
+        """Renew the lease (unless it was taken in this transaction) and record the
+        attempt; None when another dispatcher holds the message now (this one's lease
+        lapsed), which must then not send it."""
         now = self._clock.now()
         attempt = DeliveryAttempt(
             id=ids.prefixed("att"),
@@ -359,7 +434,7 @@ class Dispatcher:
             position=position,
             started_at=now,
         )
-        if not await uow.outbox.renew(
+        if renew and not await uow.outbox.renew(
             message.id, self._token, now + timedelta(seconds=LEASE_SECONDS)
         ):
             return None

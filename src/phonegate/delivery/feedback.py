@@ -20,7 +20,17 @@ log = logging.getLogger("phonegate.delivery")
 FEEDBACK_BATCH = 50
 
 
-async def send_feedback(uow_factory: UnitOfWorkFactory, chain: ChainBuilder) -> int:
+async def send_feedback(
+    uow_factory: UnitOfWorkFactory,
+    chain: ChainBuilder,
+    reading: UnitOfWorkFactory | None = None,
+) -> int:
+    """Send the feedback that is due; ``reading`` (a read-only factory) looks first, so the
+    usual case, nothing due, takes no write transaction."""
+    if reading is not None:
+        async with reading() as uow:
+            if not await uow.outbox.feedback_due():
+                return 0
     async with uow_factory() as uow:
         due = await uow.outbox.claim_feedback(FEEDBACK_BATCH)
     for message in due:

@@ -9,6 +9,7 @@ The query arrives as ``domain.logs``' AST; its values only ever become bound par
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -86,10 +87,21 @@ def _event(row: sa.Row[Any]) -> LogEvent:
 
 
 class SqlLogSearch:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        before_reading: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.conn = conn
+        # Events this transaction added are written before it searches (SqlEventRepo).
+        self._before_reading = before_reading
+
+    async def _flush(self) -> None:
+        if self._before_reading is not None:
+            await self._before_reading()
 
     async def get(self, tenant_id: str, log_id: str) -> LogEvent | None:
+        await self._flush()
         row = (
             await self.conn.execute(
                 sa.select(t.log_events).where(_c.tenant_id == tenant_id, _c.log_id == log_id)
@@ -100,18 +112,21 @@ class SqlLogSearch:
     async def search(
         self, tenant_id: str, query: LogQuery, *, offset: int, limit: int, newest_first: bool
     ) -> list[LogEvent]:
+        await self._flush()
         statement = search_statement(
             tenant_id, query, offset=offset, limit=limit, newest_first=newest_first
         )
         return [_event(row) for row in await self.conn.execute(statement)]
 
     async def count(self, tenant_id: str, query: LogQuery) -> int:
+        await self._flush()
         statement = (
             sa.select(sa.func.count()).select_from(t.log_events).where(*_where(tenant_id, query))
         )
         return int((await self.conn.execute(statement)).scalar_one())
 
     async def after(self, tenant_id: str, log_id: str, limit: int) -> list[LogEvent]:
+        await self._flush()
         statement = checkpoint_statement(tenant_id, log_id, limit)
         return [_event(row) for row in await self.conn.execute(statement)]
 

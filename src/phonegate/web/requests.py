@@ -153,7 +153,8 @@ def issuer(request: Request) -> str:
     if configured:
         return configured.rstrip("/") + "/"
     host = request.headers.get("host") or "localhost"
-    return f"{request.url.scheme}://{host}/"
+    # The scope's scheme, not request.url: building the URL object costs more than the rest.
+    return f"{request.scope.get('scheme', 'http')}://{host}/"
 
 
 def audiences(request: Request) -> Audiences:
@@ -176,10 +177,13 @@ def bearer(request: Request) -> str:
 
 
 @asynccontextmanager
-async def tenant_scope(request: Request) -> AsyncIterator[tuple[UnitOfWork, Tenant]]:
-    """A transaction plus the tenant the Host header names (or the default tenant)."""
+async def tenant_scope(
+    request: Request, *, read_only: bool = False
+) -> AsyncIterator[tuple[UnitOfWork, Tenant]]:
+    """A transaction plus the tenant the Host header names (or the default tenant);
+    ``read_only`` for one that only reads (``Container.reading``)."""
     c = container(request)
-    async with c.unit_of_work() as uow:
+    async with c.reading() if read_only else c.unit_of_work() as uow:
         tenant = await uow.tenants.for_host(request.headers.get("host", ""))
         if tenant is None:
             raise PhonegateError(

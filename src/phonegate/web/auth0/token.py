@@ -93,7 +93,7 @@ async def token(request: Request) -> JSONResponse:
     success, failure = EXCHANGE_EVENTS.get(grant_type, (None, None))
     checked: login.CheckedPassword | None = None
     if grant_type in PASSWORD_GRANTS:
-        async with tenant_scope(request) as (uow, tenant):
+        async with tenant_scope(request, read_only=True) as (uow, tenant):
             stored = await login.check_password_first(uow, c.deps, tenant, body)
         checked = await login.verify_outside(c.deps, stored, body)
     async with tenant_scope(request) as (uow, tenant):

@@ -43,7 +43,7 @@ async def login_submit(request: Request, background: BackgroundTasks) -> Respons
     if identifier and password:
         # argon2 before the page's transaction, never inside it (it would hold the lock).
         c = container(request)
-        async with tenant_scope(request) as (uow, tenant):
+        async with tenant_scope(request, read_only=True) as (uow, tenant):
             stored = await authorization.password_first(uow, tenant, identifier)
         checked = await login.verify_outside(c.deps, stored, {"password": password})
     async with open_flow(request, "login", form=form) as flow:
