@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from phonegate.domain.ports import Taken
+from phonegate.storage import fast_sql
 from phonegate.storage import tables as t
 
 
@@ -52,6 +53,11 @@ def _refilled() -> sa.ColumnElement[float]:
 def _latest_stamp() -> sa.ColumnElement[float]:
     # Never move the stamp back, or the next call would count the same seconds twice.
     return _greatest(t.rate_buckets.c.updated_at, _NOW)
+
+
+_BLOCKED_UNTIL = sa.select(t.rate_blocks.c.until).where(
+    t.rate_blocks.c.key == sa.bindparam("p_key")
+)
 
 
 @cache
@@ -110,7 +116,7 @@ class SqlCounters:
             "now": now,
             "cost": float(cost),
         }
-        row = (await self.conn.execute(_take(self._dialect), values)).first()
+        row = (await fast_sql.execute(self.conn, _take(self._dialect), values)).first()
         if row is not None:
             return Taken(True, int(row.tokens), 0.0)
         current = (
@@ -124,7 +130,8 @@ class SqlCounters:
     async def give_back(
         self, key: str, *, capacity: int, per_second: float, now: float, amount: int = 1
     ) -> None:
-        await self.conn.execute(
+        await fast_sql.execute(
+            self.conn,
             _give_back(),
             {
                 "bucket_key": key,
@@ -138,7 +145,9 @@ class SqlCounters:
     async def spend(self, key: str, *, limit: int, now: float) -> Taken:
         values = {"bucket_key": key, "now": now, "limit": float(limit)}
         row = (
-            (await self.conn.execute(_spend(self._dialect), values)).first() if limit > 0 else None
+            (await fast_sql.execute(self.conn, _spend(self._dialect), values)).first()
+            if limit > 0
+            else None
         )
         if row is not None:
             return Taken(True, limit - int(row.tokens), 0.0)
@@ -167,8 +176,6 @@ class SqlCounters:
         )
 
     async def blocked_until(self, key: str, *, now: float) -> float | None:
-        r = t.rate_blocks
-        until = (
-            await self.conn.execute(sa.select(r.c.until).where(r.c.key == key))
-        ).scalar_one_or_none()
+        row = (await fast_sql.execute(self.conn, _BLOCKED_UNTIL, {"p_key": key})).first()
+        until = row[0] if row is not None else None
         return until if until is not None and until > now else None

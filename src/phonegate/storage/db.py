@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from phonegate.storage import fast_sql
 from phonegate.storage.sqlite_driver import OneTripDBAPI
 
 
@@ -67,7 +68,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # A reading transaction (Container.reading) begins deferred: it never writes.
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        fast_sql.run_in_greenlet(conn, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @asynccontextmanager

@@ -41,6 +41,7 @@ from phonegate.domain.models import (
     TenantSettings,
     User,
 )
+from phonegate.storage import fast_sql
 from phonegate.storage import tables as t
 from phonegate.storage.counters import SqlCounters
 from phonegate.storage.log_search import SqlLogSearch
@@ -89,7 +90,7 @@ def _by_tenant_and(table: sa.Table, column: str) -> sa.Select[Any]:
 
 
 def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
+    assert isinstance(result, CursorResult | fast_sql.FastResult)
     return int(result.rowcount)
 
 
@@ -100,6 +101,10 @@ _INSERT = {table: table.insert() for table in t.metadata.tables.values()}
 class _Repo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+
+    async def _run(self, statement: Any, params: Any = None) -> Any:
+        """A statement built once at import: on SQLite, the short path (fast_sql)."""
+        return await fast_sql.execute(self.conn, statement, params)
 
     def _insert(self, table: sa.Table) -> Any:
         # INSERT … ON CONFLICT is spelled alike on both databases, from different modules.
@@ -122,7 +127,7 @@ _TENANT_BY_NAME = _TENANT_JOIN.where(t.tenants.c.name == _p("name"))
 
 class SqlTenantRepo(_Repo):
     async def _load(self, query: Any, params: dict[str, Any]) -> Tenant | None:
-        row = (await self.conn.execute(query, params)).first()
+        row = (await self._run(query, params)).first()
         if row is None:
             return None
         m = row._mapping
@@ -204,7 +209,7 @@ _APPLICATION = _by_tenant_and(t.applications, "client_id")
 class SqlApplicationRepo(_Repo):
     async def get(self, tenant_id: str, client_id: str) -> Application | None:
         params = {"p_tenant": tenant_id, "p_client_id": client_id}
-        row = (await self.conn.execute(_APPLICATION, params)).first()
+        row = (await self._run(_APPLICATION, params)).first()
         return _row_to(Application, row) if row else None
 
     async def get_by_name(self, tenant_id: str, name: str) -> Application | None:
@@ -273,21 +278,21 @@ _USER_LOGGED_IN = (
 class SqlUserRepo(_Repo):
     async def get(self, tenant_id: str, user_id: str) -> User | None:
         params = {"p_tenant": tenant_id, "p_user_id": user_id}
-        row = (await self.conn.execute(_USER, params)).first()
+        row = (await self._run(_USER, params)).first()
         return _row_to(User, row) if row else None
 
     async def get_by_email(self, tenant_id: str, email: str) -> User | None:
         params = {"p_tenant": tenant_id, "p_email_key": email.lower()}
-        row = (await self.conn.execute(_USER_BY_EMAIL, params)).first()
+        row = (await self._run(_USER_BY_EMAIL, params)).first()
         return _row_to(User, row) if row else None
 
     async def get_by_phone(self, tenant_id: str, connection: str, phone_number: str) -> User | None:
         params = {"p_tenant": tenant_id, "p_connection": connection, "p_phone_number": phone_number}
-        row = (await self.conn.execute(_USER_BY_PHONE, params)).first()
+        row = (await self._run(_USER_BY_PHONE, params)).first()
         return _row_to(User, row) if row else None
 
     async def add(self, user: User) -> None:
-        await self.conn.execute(_INSERT[t.users], {**_values(user), "email_key": _email_key(user)})
+        await self._run(_INSERT[t.users], {**_values(user), "email_key": _email_key(user)})
 
     async def update(self, user: User) -> None:
         await self.conn.execute(
@@ -309,7 +314,7 @@ class SqlUserRepo(_Repo):
 
     async def record_login(self, tenant_id: str, user_id: str, now: datetime) -> None:
         params = {"p_tenant": tenant_id, "p_user_id": user_id, "p_now": now}
-        await self.conn.execute(_USER_LOGGED_IN, params)
+        await self._run(_USER_LOGGED_IN, params)
 
 
 class SqlAdminRepo(_Repo):
@@ -373,16 +378,16 @@ class SqlAuthenticatorRepo(_Repo):
 
     async def list_for_user(self, tenant_id: str, user_id: str) -> list[PhoneAuthenticator]:
         params = {"p_tenant": tenant_id, "p_user_id": user_id}
-        rows = await self.conn.execute(_AUTHENTICATORS_OF_USER, params)
+        rows = await self._run(_AUTHENTICATORS_OF_USER, params)
         return [_row_to(PhoneAuthenticator, r) for r in rows]
 
     async def get(self, tenant_id: str, authenticator_id: str) -> PhoneAuthenticator | None:
         params = {"p_tenant": tenant_id, "p_id": authenticator_id}
-        row = (await self.conn.execute(_AUTHENTICATOR, params)).first()
+        row = (await self._run(_AUTHENTICATOR, params)).first()
         return _row_to(PhoneAuthenticator, row) if row else None
 
     async def add(self, authenticator: PhoneAuthenticator) -> None:
-        await self.conn.execute(_INSERT[self.table], _values(authenticator))
+        await self._run(_INSERT[self.table], _values(authenticator))
 
     async def try_confirm(self, tenant_id: str, authenticator_id: str, now: datetime) -> bool:
         c = self.table.c
@@ -395,7 +400,7 @@ class SqlAuthenticatorRepo(_Repo):
 
     async def touch(self, tenant_id: str, authenticator_id: str, now: datetime) -> None:
         params = {"p_tenant": tenant_id, "p_id": authenticator_id, "p_now": now}
-        await self.conn.execute(_AUTHENTICATOR_USED, params)
+        await self._run(_AUTHENTICATOR_USED, params)
 
     async def delete(self, tenant_id: str, authenticator_id: str) -> bool:
         c = self.table.c
@@ -442,7 +447,7 @@ class SqlRecoveryCodeRepo(_Repo):
         return [_row_to(RecoveryCode, r) for r in rows]
 
     async def add(self, code: RecoveryCode) -> None:
-        await self.conn.execute(_INSERT[self.table], _values(code))
+        await self._run(_INSERT[self.table], _values(code))
 
     async def confirm(self, tenant_id: str, code_id: str) -> None:
         c = self.table.c
@@ -506,12 +511,12 @@ class _SingleUseCodes(_Repo):
         # Counted before the compare, in its own statement: a guess is spent even if the
         # request dies afterwards, and the row lock orders concurrent submissions.
         statement = _code_statements(self.table)[0]
-        result = await self.conn.execute(statement, {"p_id": code_id, "p_now": now})
+        result = await self._run(statement, {"p_id": code_id, "p_now": now})
         return _rowcount(result) == 1
 
     async def try_consume(self, code_id: str, now: datetime) -> bool:
         statement = _code_statements(self.table)[1]
-        result = await self.conn.execute(statement, {"p_id": code_id, "p_now": now})
+        result = await self._run(statement, {"p_id": code_id, "p_now": now})
         return _rowcount(result) == 1
 
 
@@ -523,16 +528,16 @@ class SqlChallengeRepo(_SingleUseCodes):
     table = t.challenges
 
     async def add(self, challenge: Challenge, oob_hash: str) -> None:
-        await self.conn.execute(_INSERT[self.table], {**_values(challenge), "oob_hash": oob_hash})
+        await self._run(_INSERT[self.table], {**_values(challenge), "oob_hash": oob_hash})
 
     async def get_by_oob_hash(self, tenant_id: str, oob_hash: str) -> Challenge | None:
         params = {"p_tenant": tenant_id, "p_oob_hash": oob_hash}
-        row = (await self.conn.execute(_CHALLENGE_BY_OOB, params)).first()
+        row = (await self._run(_CHALLENGE_BY_OOB, params)).first()
         return _row_to(Challenge, row) if row else None
 
     async def get(self, tenant_id: str, challenge_id: str) -> Challenge | None:
         params = {"p_tenant": tenant_id, "p_id": challenge_id}
-        row = (await self.conn.execute(_CHALLENGE, params)).first()
+        row = (await self._run(_CHALLENGE, params)).first()
         return _row_to(Challenge, row) if row else None
 
 
@@ -560,12 +565,12 @@ class SqlPasswordlessCodeRepo(_SingleUseCodes):
         self, tenant_id: str, connection_id: str, phone_number: str
     ) -> PasswordlessCode | None:
         params = {"p_tenant": tenant_id, "p_connection_id": connection_id, "p_phone": phone_number}
-        row = (await self.conn.execute(_PASSWORDLESS_CODE, params)).first()
+        row = (await self._run(_PASSWORDLESS_CODE, params)).first()
         return _row_to(PasswordlessCode, row) if row else None
 
     async def replace(self, code: PasswordlessCode) -> None:
         """A number's new code replaces its old one (one live code per number)."""
-        await self.conn.execute(_replace_passwordless(self.conn.dialect.name), _values(code))
+        await self._run(_replace_passwordless(self.conn.dialect.name), _values(code))
 
 
 _CONNECTION = _by_tenant_and(t.connections, "id")
@@ -576,7 +581,7 @@ class SqlConnectionRepo(_Repo):
     table = t.connections
 
     async def _one(self, query: Any, params: dict[str, Any]) -> Connection | None:
-        row = (await self.conn.execute(query, params)).first()
+        row = (await self._run(query, params)).first()
         return _row_to(Connection, row) if row else None
 
     async def list(self, tenant_id: str) -> list[Connection]:
@@ -780,7 +785,7 @@ class SqlOutboxRepo(_Repo):
     table = t.outbox_messages
 
     async def add(self, message: OutboxMessage) -> None:
-        await self.conn.execute(_INSERT[self.table], _values(message))
+        await self._run(_INSERT[self.table], _values(message))
 
     async def claim_due(
         self, now: datetime, lease_seconds: float, limit: int, token: str = ""
@@ -790,14 +795,14 @@ class SqlOutboxRepo(_Repo):
         is lost."""
         until = now + timedelta(seconds=lease_seconds)
         params = {"p_now": now, "p_limit": limit, "p_until": until, "p_token": token or None}
-        rows = await self.conn.execute(_OUTBOX_CLAIM, params)
+        rows = await self._run(_OUTBOX_CLAIM, params)
         claimed = [_row_to(OutboxMessage, row) for row in rows]
         return sorted(claimed, key=lambda m: (m.not_before, m.id))  # RETURNING has no order
 
     async def renew(self, message_id: str, token: str, until: datetime) -> bool:
         """Extend a lease only while ``token`` still holds it."""
         params = {"p_id": message_id, "p_token": token, "p_until": until}
-        return _rowcount(await self.conn.execute(_OUTBOX_RENEW, params)) == 1
+        return _rowcount(await self._run(_OUTBOX_RENEW, params)) == 1
 
     async def mark_sent(
         self,
@@ -819,7 +824,7 @@ class SqlOutboxRepo(_Repo):
             "p_provider_message_id": provider_message_id,
             "p_feedback_status": "wanted" if wants_feedback else None,
         }
-        await self.conn.execute(_OUTBOX_SENT, params)
+        await self._run(_OUTBOX_SENT, params)
 
     async def mark_failed(
         self, message_id: str, provider: str | None, error: str, status: str
@@ -879,7 +884,7 @@ class SqlOutboxRepo(_Repo):
     async def request_feedback(self, challenge_id: str) -> None:
         """Ask for the provider feedback of a challenge's sent messages, those whose provider
         wants it (marked when they were sent); others are left alone."""
-        await self.conn.execute(_OUTBOX_FEEDBACK_DUE, {"p_challenge_id": challenge_id})
+        await self._run(_OUTBOX_FEEDBACK_DUE, {"p_challenge_id": challenge_id})
 
     async def for_challenge(self, challenge_id: str) -> list[OutboxMessage]:
         c = self.table.c
@@ -918,7 +923,7 @@ class SqlOutboxRepo(_Repo):
 
     async def feedback_due(self) -> bool:
         """Whether any message waits for its feedback (a read: no claim is taken)."""
-        return (await self.conn.execute(_OUTBOX_ANY_FEEDBACK_DUE)).first() is not None
+        return (await self._run(_OUTBOX_ANY_FEEDBACK_DUE)).first() is not None
 
     async def claim_feedback(self, limit: int) -> list[OutboxMessage]:
         """Claim due feedback, each message by one dispatcher only (a guarded UPDATE)."""
@@ -987,7 +992,7 @@ class SqlDeliveryAttemptRepo(_Repo):
     table = t.delivery_attempts
 
     async def add(self, attempt: DeliveryAttempt) -> None:
-        await self.conn.execute(_INSERT[self.table], _values(attempt))
+        await self._run(_INSERT[self.table], _values(attempt))
 
     async def finish(
         self,
@@ -1007,7 +1012,7 @@ class SqlDeliveryAttemptRepo(_Repo):
             "p_error": error,
             "p_provider_message_id": provider_message_id,
         }
-        await self.conn.execute(_ATTEMPT_FINISHED, params)
+        await self._run(_ATTEMPT_FINISHED, params)
 
     async def for_message(self, message_id: str) -> list[DeliveryAttempt]:
         c = self.table.c
@@ -1030,7 +1035,7 @@ class SqlPhoneProviderRepo(_Repo):
     table = t.phone_providers
 
     async def list(self, tenant_id: str) -> list[PhoneProvider]:
-        rows = await self.conn.execute(_PROVIDERS_OF_TENANT, {"p_tenant": tenant_id})
+        rows = await self._run(_PROVIDERS_OF_TENANT, {"p_tenant": tenant_id})
         return [_row_to(PhoneProvider, r) for r in rows]
 
     async def get(self, tenant_id: str, provider_id: str) -> PhoneProvider | None:
@@ -1080,7 +1085,7 @@ class SqlPhoneTemplateRepo(_Repo):
     table = t.phone_templates
 
     async def list(self, tenant_id: str) -> list[PhoneTemplate]:
-        rows = await self.conn.execute(_TEMPLATES_OF_TENANT, {"p_tenant": tenant_id})
+        rows = await self._run(_TEMPLATES_OF_TENANT, {"p_tenant": tenant_id})
         return [_row_to(PhoneTemplate, r) for r in rows]
 
     async def get(self, tenant_id: str, template_id: str) -> PhoneTemplate | None:
@@ -1174,7 +1179,7 @@ class SqlInboxRepo(_Repo):
         return _rowcount(result)
 
     async def add(self, message: InboxMessage) -> None:
-        await self.conn.execute(_INSERT[self.table], _values(message))
+        await self._run(_INSERT[self.table], _values(message))
 
     async def list(
         self, tenant_id: str, limit: int = 100, recipient: str | None = None
@@ -1205,7 +1210,7 @@ class SqlEventRepo(_Repo):
     async def flush(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
-            await self.conn.execute(_INSERT[self.table], pending)
+            await self._run(_INSERT[self.table], pending)
 
     async def list(
         self, tenant_id: str, limit: int = 100, type_: str | None = None

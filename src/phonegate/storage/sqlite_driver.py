@@ -43,6 +43,18 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
         cursor.close()
 
 
+async def run_on_driver(
+    adapt_connection: Any, operation: str, parameters: Any, many: bool
+) -> tuple[list[Any], int]:
+    """One statement on an adapted connection (``fast_sql``): its rows and row count."""
+    connection = adapt_connection._connection
+    async with adapt_connection._execute_mutex:
+        outcome: _Outcome = await connection._execute(
+            _run, connection._conn, operation, parameters, many
+        )
+    return outcome[1], outcome[2]
+
+
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A client-side cursor holding one statement's outcome; no driver cursor stays open."""
 
