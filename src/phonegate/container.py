@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from phonegate.clock import Clock, SystemClock
 from phonegate.delivery.chain import ChainBuilder
@@ -44,6 +44,31 @@ STALE_BUCKETS = 7 * 86400.0
 SANDBOX_INBOX_KEPT = timedelta(days=1)
 
 
+@asynccontextmanager
+async def _transaction_on(conn: AsyncConnection) -> AsyncIterator[UnitOfWork]:
+    """One transaction on ``conn``. Domain errors are expected outcomes whose bookkeeping
+    (a spent attempt, a failure event) must persist, so they commit; anything else rolls
+    back."""
+    await conn.begin()
+    uow = SqlUnitOfWork(conn)
+    try:
+        yield uow
+    except PhonegateError:
+        await uow.flush()
+        await conn.commit()
+        raise
+    except BaseException:
+        await conn.rollback()
+        raise
+    await uow.flush()
+    await conn.commit()
+
+
+async def _close_quietly(conn: AsyncConnection) -> None:
+    with contextlib.suppress(Exception):
+        await conn.close()
+
+
 def load_keyring(settings: Settings) -> KeyRing:
     raw = settings.secret_keys.get_secret_value()
     if raw:
@@ -67,6 +92,7 @@ class Container:
         self._sqlite_gate: asyncio.Lock | None = (
             asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         )
+        self._writer: AsyncConnection | None = None  # SQLite's, see _writing
         self.passwords = Argon2Passwords(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_kib,
@@ -128,7 +154,7 @@ class Container:
             async with self._transaction() as uow:
                 yield uow
             return
-        async with self._sqlite_gate, self._transaction() as uow:
+        async with self._sqlite_gate, self._writing() as uow:
             yield uow
 
     @asynccontextmanager
@@ -136,27 +162,36 @@ class Container:
         """A transaction that only reads. On SQLite it neither queues on the writers' lock
         nor takes SQLite's write lock: WAL lets it read a consistent snapshot beside the
         writer. Writing in it is a bug (SQLite would refuse or stall the upgrade)."""
-        async with self._transaction(read_only=True) as uow:
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY_OPTION: True})
+            async with _transaction_on(conn) as uow:
+                yield uow
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[UnitOfWork]:
+        async with self.engine.connect() as conn, _transaction_on(conn) as uow:
             yield uow
 
     @asynccontextmanager
-    async def _transaction(self, *, read_only: bool = False) -> AsyncIterator[UnitOfWork]:
-        async with self.engine.connect() as conn:
-            if read_only:
-                await conn.execution_options(**{READ_ONLY_OPTION: True})
-            await conn.begin()
-            uow = SqlUnitOfWork(conn)
-            try:
+    async def _writing(self) -> AsyncIterator[UnitOfWork]:
+        """A write transaction on SQLite, under the gate. The writers queue on the gate, so
+        they can only ever use one connection: it is kept, not checked out of the pool and
+        back for each transaction. After anything but a domain error (a rollback, perhaps
+        one cut short) the next transaction starts on a fresh connection."""
+        conn = self._writer
+        if conn is None or conn.closed or conn.in_transaction():
+            if conn is not None:
+                await _close_quietly(conn)
+            conn = self._writer = await self.engine.connect()
+        try:
+            async with _transaction_on(conn) as uow:
                 yield uow
-            except PhonegateError:
-                await uow.flush()
-                await conn.commit()
-                raise
-            except BaseException:
-                await conn.rollback()
-                raise
-            await uow.flush()
-            await conn.commit()
+        except PhonegateError:
+            raise  # committed: the connection is sound
+        except BaseException:
+            self._writer = None
+            await _close_quietly(conn)
+            raise
 
     async def signing_keys(
         self,
@@ -282,6 +317,9 @@ class Container:
         await self.http.aclose()
         if self._redis is not None:
             await self._redis.aclose()
+        if self._writer is not None:
+            await _close_quietly(self._writer)
+            self._writer = None
         await self.engine.dispose()
 
     async def __aenter__(self) -> Container:

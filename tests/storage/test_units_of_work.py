@@ -11,6 +11,7 @@ from phonegate.container import Container
 from phonegate.domain.events import new_event
 from phonegate.domain.models import LogEvent, RequestContext, Tenant
 from phonegate.errors import InvalidGrant
+from phonegate.storage.repositories import SqlUnitOfWork
 from tests.delivery.test_claim_batches import statements
 
 CTX = RequestContext(ip="203.0.113.9", user_agent="pytest")
@@ -95,3 +96,48 @@ async def test_events_persist_through_a_domain_error_and_not_a_crash(
             await uow.events.add(event(container, tenant, "fu"))
             raise RuntimeError("a bug")
     assert await logged(container, tenant) == ["fp"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sqlite_writers_share_one_connection_and_recover_from_a_crash(
+    container: Container,
+) -> None:
+    tenant = await tenant_of(container)
+
+    async def connection_of_a_write() -> object:
+        async with container.unit_of_work() as uow:
+            assert isinstance(uow, SqlUnitOfWork)
+            await uow.events.add(event(container, tenant, "s"))
+            return uow.conn
+
+    first = await connection_of_a_write()
+    assert await connection_of_a_write() is first  # kept, not checked out again
+    with pytest.raises(InvalidGrant):  # a domain error commits and keeps the connection
+        async with container.unit_of_work() as uow:
+            raise InvalidGrant("Wrong email or password.")
+    assert await connection_of_a_write() is first
+
+    with pytest.raises(RuntimeError):
+        async with container.unit_of_work() as uow:
+            await uow.events.add(event(container, tenant, "fu"))
+            raise RuntimeError("a bug")
+    after_crash = await connection_of_a_write()
+    assert after_crash is not first
+
+    # A transaction cancelled half-way leaves nothing open for the next one.
+    entered = asyncio.Event()
+
+    async def stuck() -> None:
+        async with container.unit_of_work() as uow:
+            await uow.events.add(event(container, tenant, "fp"))
+            await uow.flush()  # type: ignore[attr-defined]
+            entered.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(stuck())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await connection_of_a_write() is not after_crash
+    assert await logged(container, tenant) == ["s"] * 5  # neither the crash nor the cancel
