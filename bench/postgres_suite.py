@@ -60,13 +60,14 @@ async def measure(bench: Bench, admin_url: str, redis_url: str) -> PostgresFigur
     url = await create_postgres_database(admin_url, "scale")
     try:
         pop = await populate(url, bench.work_dir, bench.plan.postgres, bench.fake.provider_config)
-        scaling, split = [], ""
+        scaling, split, busy = [], "", []
         for workers in (1, 2):
             command = servers.phonegate_command(servers.free_port(), workers)
             label = f"phonegate {workers}w"
             async with bench.serving(label, command, pop, workers, redis_url) as server:
                 before = {pid: procstat.cpu_seconds(pid) for pid in procstat.workers(server.pid)}
                 sample, _, _ = await bench.challenges(server, pop, f"challenge, {workers}w")
+                busy.append(bench.last_busy)
                 scaling.append(sample)
                 if workers == 2:
                     used = [procstat.cpu_seconds(pid) - cpu for pid, cpu in before.items()]
@@ -79,8 +80,11 @@ async def measure(bench: Bench, admin_url: str, redis_url: str) -> PostgresFigur
         f"During the two-worker challenge run the workers used {split} CPU seconds (each "
         f"accepts on its own SO_REUSEPORT socket; the kernel spreads the "
         f"{bench.plan.concurrency} keep-alive connections over them by a hash of their "
-        "addresses). PostgreSQL, Redis, the load and the provider fake share the same two "
-        "cores, so a second worker has no core of its own."
+        "addresses). PostgreSQL, Redis, the load and the provider fake share the same "
+        f"{procstat.CORES} cores: with one worker the machine was already "
+        f"{100 * busy[0]:.0f}% busy (the challenge requests and the delivery of their codes), with "
+        f"two {100 * busy[1]:.0f}%, so two workers could at most have reached "
+        f"{1 / busy[0] if busy[0] else float('inf'):.2f} x one on this machine."
     )
     return PostgresFigures((scaling[0], scaling[1]), memory, large[0], large[1], note)
 

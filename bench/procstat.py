@@ -12,6 +12,7 @@ from pathlib import Path
 PROC = Path("/proc")
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+CORES = os.cpu_count() or 1
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -71,3 +72,17 @@ def workers(pid: int) -> list[int]:
         if b"resource_tracker" not in (PROC / str(child) / "cmdline").read_bytes()
     ]
     return serving or [pid]
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The whole machine's busy and total CPU ticks so far, over all cores (/proc/stat)."""
+    fields = [int(v) for v in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of all the machine's cores that was busy between two readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0

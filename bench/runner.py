@@ -21,7 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench import profiles, scenarios, servers
+from bench import procstat, profiles, scenarios, servers
 from bench.dataset import (
     Population,
     Sizes,
@@ -111,6 +111,7 @@ class Bench:
         self.plan, self.fake, self.work_dir = plan, fake, work_dir
         self.profiles: dict[str, list[tuple[str, float]]] = {}
         self._outboxes: dict[int, str] = {}  # phonegate server pid -> its database
+        self.last_busy = 0.0  # the machine's busy share during the last measured run
 
     async def measure(
         self, server: Server, op: Operation, available: int, label: str, profiled: bool = False
@@ -126,6 +127,7 @@ class Bench:
             self.plan.duration,
             min(self.plan.warmup, available),
         )
+        ticks = procstat.machine_ticks()
         if self.plan.profile and profiled:
             out = self.work_dir / f"profile-{label.replace(' ', '-')}.txt"
             async with profiles.sampling(server.pid, out) as shares:
@@ -133,6 +135,7 @@ class Bench:
             self.profiles[label] = shares
         else:
             sample = await run(server.host, server.port, op, bounds, server.pid)
+        self.last_busy = procstat.busy_share(ticks, procstat.machine_ticks())
         log.info(
             "%-38s %8.1f/s  p50 %6.1f ms  CPU %5.2f ms/op  errors %d  (load process %.0f%% of a core)",
             f"{label} on {server.label}",
