@@ -24,6 +24,13 @@ class Argon2Passwords:
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
 
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether a stored hash was made with other parameters than today's."""
+        try:
+            return bool(password_hash) and self._hasher.check_needs_rehash(password_hash)
+        except (InvalidHashError, ValueError):
+            return False
+
     async def verify(self, password_hash: str, password: str) -> bool:
         def _check() -> bool:
             try:

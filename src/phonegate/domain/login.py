@@ -34,6 +34,9 @@ class CheckedPassword:
 
     password_hash: str
     ok: bool
+    # The password hashed with today's argon2 parameters, when ``password_hash`` used
+    # others: the grant stores it, so changed parameters reach every user who logs in.
+    rehashed: str | None = None
 
 
 async def check_password_first(
@@ -54,9 +57,13 @@ async def verify_outside(
     password = body.get("password")
     if not isinstance(password, str) or not password:
         return None  # the grant itself explains what is missing
-    return CheckedPassword(
-        password_hash, await deps.passwords.verify(password_hash, password[:1024])
+    ok = await deps.passwords.verify(password_hash, password[:1024])
+    rehashed = (
+        await deps.passwords.hash(password[:1024])
+        if ok and deps.passwords.needs_rehash(password_hash)
+        else None
     )
+    return CheckedPassword(password_hash, ok, rehashed)
 
 
 async def password_grant(
@@ -105,6 +112,8 @@ async def password_grant(
         raise InvalidGrant("Wrong email or password.")
     if user.blocked:
         raise PhonegateError("user is blocked", status=401, error="unauthorized")
+    if checked is not None and checked.rehashed and checked.password_hash == stored:
+        await uow.users.replace_password_hash(tenant.id, user.user_id, stored, checked.rehashed)
     scope = granted_scope(body.get("scope"), audience, audiences)
     enrolled = any(
         a.confirmed for a in await uow.authenticators.list_for_user(tenant.id, user.user_id)

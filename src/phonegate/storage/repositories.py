@@ -301,6 +301,15 @@ class SqlUserRepo(_Repo):
             .values(email_key=_email_key(user), **asdict(user))
         )
 
+    async def replace_password_hash(self, tenant_id: str, user_id: str, old: str, new: str) -> bool:
+        c = t.users.c
+        result = await self.conn.execute(
+            t.users.update()
+            .where(c.tenant_id == tenant_id, c.user_id == user_id, c.password_hash == old)
+            .values(password_hash=new)
+        )
+        return _rowcount(result) == 1
+
     async def delete(self, tenant_id: str, user_id: str) -> bool:
         tables = (t.challenges, t.recovery_codes, t.phone_authenticators, t.passwordless_codes)
         for table in tables:
