@@ -114,3 +114,17 @@ async def test_what_it_does_not_handle_goes_through_sqlalchemy(
     async with container.engine.connect() as conn:
         result = await fast_sql.execute(conn, r._TENANT_BY_ID, {"p_id": tenant.id})
         assert not isinstance(result, FastResult) and result.first() is not None
+
+
+async def test_statements_built_per_call_do_not_grow_the_plans_past_their_cap(
+    container: Container, creds: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fast_sql, "_plans", {})
+    monkeypatch.setattr(fast_sql, "MAX_PLANS", 3)
+    async with container.unit_of_work() as uow:
+        assert isinstance(uow, SqlUnitOfWork)
+        for n in range(10):
+            fresh = sa.select(t.tenants.c.id).where(t.tenants.c.name != f"n{n}")
+            result = await fast_sql.execute(uow.conn, fresh, {})
+            assert result.first() is not None
+    assert len(fast_sql._plans) == 3

@@ -77,6 +77,9 @@ class FastResult:
 
 _UNSUPPORTED = object()
 _plans: dict[tuple[Any, ...], _Plan | object] = {}
+# Plans are kept for statements built once; a caller handing in fresh statements would
+# only fill the cache, so past this many the rest take SQLAlchemy's path.
+MAX_PLANS = 1024
 
 
 def _plan(statement: Any, dialect: Any, keys: tuple[str, ...], many: bool) -> _Plan | object:
@@ -139,6 +142,8 @@ async def execute(
     key = (statement, tuple(sorted(first)), batch is not None)
     plan = _plans.get(key)
     if plan is None:
+        if len(_plans) >= MAX_PLANS:
+            return await conn.execute(statement, params)
         plan = _plans[key] = _plan(statement, conn.dialect, key[1], batch is not None)
     if not isinstance(plan, _Plan):
         return await conn.execute(statement, params)
