@@ -142,6 +142,20 @@ class Sample:
         return self.client_cpu / self.elapsed if self.elapsed else 0.0
 
 
+def merged(first: Sample, second: Sample) -> Sample:
+    """Two runs of one operation on one server, as one run."""
+    return Sample(
+        ops=first.ops + second.ops,
+        requests=first.requests + second.requests,
+        elapsed=first.elapsed + second.elapsed,
+        latencies=first.latencies + second.latencies,
+        errors=first.errors + second.errors,
+        error_examples=(first.error_examples + second.error_examples)[:5],
+        server_cpu=first.server_cpu + second.server_cpu,
+        client_cpu=first.client_cpu + second.client_cpu,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Bounds:
     concurrency: int

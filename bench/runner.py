@@ -28,7 +28,7 @@ from bench.dataset import (
     populate,
 )
 from bench.fake_provider import FakeTwilio
-from bench.loadclient import Bounds, Operation, Sample, run
+from bench.loadclient import Bounds, Operation, Sample, merged, run
 from bench.report import Comparison, ms, percentile
 from bench.servers import Server
 from phonegate.storage import tables
@@ -48,6 +48,9 @@ OUTBOX_BUSY = (
     )
 )
 CODE_WAIT = 120.0  # how long a run's codes may take to reach the provider
+# Scenarios measured ceiling, phonegate, phonegate, ceiling: argon2's cost per check drifts
+# by up to 2x between runs on a shared machine, and the login is mostly argon2.
+TWICE = frozenset({"full MFA login"})
 
 
 SQLITE_SIZES = Sizes(enrolled=6000, enrollees=2000, sms=2000, tokens=6000)
@@ -256,6 +259,15 @@ class Bench:
             on_phonegate = await self.measure(
                 phonegate, scenario(pop, self.fake), available, name, profiled=True
             )
+            if name in TWICE:
+                # phonegate again, then the ceiling: a drift of the machine during the four
+                # runs weighs on both sides alike.
+                again = await self.measure(phonegate, scenario(pop, self.fake), available, name)
+                on_phonegate = merged(on_phonegate, again)
+                again = await self.measure(
+                    ceiling, scenario(ceiling_pop, self.fake), available, name
+                )
+                on_ceiling = merged(on_ceiling, again)
             found.append(Comparison(name, unit, on_phonegate, on_ceiling, target))
         return found, delays
 
