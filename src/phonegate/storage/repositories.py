@@ -784,7 +784,10 @@ _OUTBOX_FEEDBACK_DUE = (
     t.outbox_messages.update()
     .where(
         t.outbox_messages.c.challenge_id == _p("challenge_id"),
-        t.outbox_messages.c.feedback_status == "wanted",
+        # An expression, so the row is found by its challenge: SQLite (without statistics)
+        # would otherwise pick the feedback index, and "wanted" grows with every message
+        # of a provider that learns from feedback whose code was never used.
+        sa.func.coalesce(t.outbox_messages.c.feedback_status, "") == "wanted",
     )
     .values(feedback_status="due")
 )
