@@ -4,6 +4,7 @@ transaction it does not need, and a preparation that fails takes the careful pat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,8 +15,18 @@ import sqlalchemy as sa
 from phonegate.bootstrap import Credentials
 from phonegate.container import Container
 from phonegate.delivery.dispatcher import Dispatcher
+from phonegate.domain.events import new_event
+from phonegate.domain.models import RequestContext
 from tests.conftest import Api
-from tests.delivery.test_dispatcher import enqueue_enrollment, inbox_rows, outbox_rows
+from tests.delivery.test_dispatcher import (
+    all_events,
+    default_tenant,
+    enqueue_enrollment,
+    inbox_rows,
+    outbox_rows,
+)
+
+CTX = RequestContext(ip="203.0.113.9", user_agent="pytest")
 
 
 @contextmanager
@@ -102,3 +113,55 @@ async def test_a_failed_preparation_takes_the_careful_path(
     assert len(await inbox_rows(container)) == 3
     # The first message was prepared again on its own; the rest of the batch was not held up.
     assert calls.count(calls[0]) == 2
+
+
+def ours(seen: list[str]) -> int:
+    return len([s for s in seen if s.startswith("INSERT INTO log_events")])
+
+
+async def test_sends_that_end_together_are_recorded_in_one_transaction(
+    container: Container, creds: Credentials
+) -> None:
+    tenant = await default_tenant(container)
+    dispatcher = container.dispatcher
+
+    def writer(type_: str) -> Any:
+        async def write(uow: Any) -> None:
+            await uow.events.add(
+                new_event(tenant.id, type_, container.clock.now(), CTX, description="batch")
+            )
+
+        return write
+
+    types = ("s", "fp", "fu")
+    with statements(container) as seen:
+        await asyncio.gather(*(dispatcher._record_together(writer(t)) for t in types))
+    # A unit of work writes its events as one statement: one statement, one transaction.
+    assert ours(seen) == 1
+    recorded = sorted(e.type for e in await all_events(container) if e.description == "batch")
+    assert recorded == sorted(types)
+
+
+async def test_one_bad_record_does_not_undo_the_others(
+    container: Container, creds: Credentials
+) -> None:
+    tenant = await default_tenant(container)
+    dispatcher = container.dispatcher
+
+    async def good(uow: Any) -> None:
+        await uow.events.add(
+            new_event(tenant.id, "s", container.clock.now(), CTX, description="good")
+        )
+
+    async def bad(uow: Any) -> None:
+        raise RuntimeError("this record cannot be written")
+
+    outcomes = await asyncio.gather(
+        dispatcher._record_together(good),
+        dispatcher._record_together(bad),
+        dispatcher._record_together(good),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], RuntimeError)
+    assert len([e for e in await all_events(container) if e.description == "good"]) == 2

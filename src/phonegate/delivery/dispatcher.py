@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -76,6 +77,15 @@ class Started(NamedTuple):
     first: str | None
 
 
+def _settle(done: asyncio.Future[None], exc: Exception | None) -> None:
+    if done.done():  # its waiter was cancelled
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
+
+
 def _outcome(exc: ProviderError) -> str:
     return next((v for k, v in OUTCOMES.items() if isinstance(exc, k)), "rejected")
 
@@ -108,6 +118,11 @@ class Dispatcher:
         self._batch = max_parallel
         self._metrics = metrics
         self._token = ids.random_token(24)  # this dispatcher's lease token
+        # Successful sends waiting to be recorded, and the task recording them.
+        self._unrecorded: list[
+            tuple[Callable[[UnitOfWork], Awaitable[None]], asyncio.Future[None]]
+        ] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def kick(self) -> None:
         self._wake.set()
@@ -465,15 +480,15 @@ class Dispatcher:
         step: Step,
     ) -> None:
         now = self._clock.now()
-        # One transaction, the first thing done once the provider has answered: a message
-        # is known as sent exactly when its successful attempt is recorded.
-        async with self._uow() as uow:
+        wants_feedback = isinstance(built.provider, FeedbackReporter)
+
+        async def record(uow: UnitOfWork) -> None:
             await uow.outbox.mark_sent(
                 message.id,
                 result.provider,
                 result.provider_message_id,
                 now,
-                wants_feedback=isinstance(built.provider, FeedbackReporter),
+                wants_feedback=wants_feedback,
                 provider_config_id=built.config_id,
             )
             await uow.delivery_attempts.finish(
@@ -483,7 +498,51 @@ class Dispatcher:
                 provider_message_id=result.provider_message_id,
             )
             await uow.events.add(sent_event(message, result.provider, step.label, position, now))
+
+        # The first thing done once the provider has answered: a message is known as sent
+        # exactly when its successful attempt is recorded.
+        await self._record_together(record)
         self._count(message, step.kind, "sent")
+
+    async def _record_together(self, write: Callable[[UnitOfWork], Awaitable[None]]) -> None:
+        """Run ``write`` in the next shared transaction. Sends that end together (a slow
+        provider's batch answering at once) are recorded in one transaction instead of one
+        each, every one queueing for SQLite's writer in front of the requests. Should the
+        shared transaction fail, each write is tried in a transaction of its own, so one
+        bad record does not have the others' messages sent twice."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unrecorded.append((write, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_pending())
+        await done
+
+    async def _record_pending(self) -> None:
+        batch: list[tuple[Callable[[UnitOfWork], Awaitable[None]], asyncio.Future[None]]] = []
+        try:
+            while self._unrecorded:
+                batch, self._unrecorded = self._unrecorded, []
+                try:
+                    async with self._uow() as uow:
+                        for write, _ in batch:
+                            await write(uow)
+                except Exception:
+                    for write, done in batch:
+                        try:
+                            async with self._uow() as uow:
+                                await write(uow)
+                        except Exception as exc:
+                            _settle(done, exc)
+                        else:
+                            _settle(done, None)
+                else:
+                    for _, done in batch:
+                        _settle(done, None)
+        finally:
+            # Stopped half-way (the dispatcher shuts down): nobody waits in vain, and the
+            # unrecorded messages' leases lapse, so they are sent again.
+            for _, done in batch + self._unrecorded:
+                done.cancel()
+            self._unrecorded = []
 
     async def _attempt_failed(
         self,
