@@ -115,6 +115,16 @@ async def test_a_failed_preparation_takes_the_careful_path(
     assert calls.count(calls[0]) == 2
 
 
+def writer(container: Container, tenant: Any, type_: str, description: str) -> Any:
+    """A record that logs one event, as a sent message's record does."""
+
+    async def write(uow: Any) -> None:
+        event = new_event(tenant.id, type_, container.clock.now(), CTX, description=description)
+        await uow.events.add(event)
+
+    return write
+
+
 def ours(seen: list[str]) -> int:
     return len([s for s in seen if s.startswith("INSERT INTO log_events")])
 
@@ -125,17 +135,11 @@ async def test_sends_that_end_together_are_recorded_in_one_transaction(
     tenant = await default_tenant(container)
     dispatcher = container.dispatcher
 
-    def writer(type_: str) -> Any:
-        async def write(uow: Any) -> None:
-            await uow.events.add(
-                new_event(tenant.id, type_, container.clock.now(), CTX, description="batch")
-            )
-
-        return write
-
     types = ("s", "fp", "fu")
     with statements(container) as seen:
-        await asyncio.gather(*(dispatcher._record_together(writer(t)) for t in types))
+        await asyncio.gather(
+            *(dispatcher._record_together(writer(container, tenant, t, "batch")) for t in types)
+        )
     # A unit of work writes its events as one statement: one statement, one transaction.
     assert ours(seen) == 1
     recorded = sorted(e.type for e in await all_events(container) if e.description == "batch")
@@ -148,10 +152,7 @@ async def test_one_bad_record_does_not_undo_the_others(
     tenant = await default_tenant(container)
     dispatcher = container.dispatcher
 
-    async def good(uow: Any) -> None:
-        await uow.events.add(
-            new_event(tenant.id, "s", container.clock.now(), CTX, description="good")
-        )
+    good = writer(container, tenant, "s", "good")
 
     async def bad(uow: Any) -> None:
         raise RuntimeError("this record cannot be written")

@@ -112,3 +112,15 @@ def test_profile_samples_fall_into_the_innermost_known_category() -> None:
         "SQLAlchemy: building statements, cache keys": 0.3,
         "phonegate domain, web, delivery": 0.1,
     }
+
+
+def test_query_plans_leave_out_long_parameter_values() -> None:
+    from bench.plans import _redacted
+
+    plan = (
+        "Filter: (((tenant_id)::text = 'ten_VqE1IyaWRAD0yfvK'::text) AND "
+        "((client_id)::text = '7qEdn6ihIODh8VAIiqtCfjI2yQpqIbYQ'::text) AND status = 'due')"
+    )
+    shown = _redacted(plan, ["ten_VqE1IyaWRAD0yfvK", "7qEdn6ihIODh8VAIiqtCfjI2yQpqIbYQ", "due"])
+    assert "7qEdn6" not in shown and "ten_VqE1" not in shown
+    assert "'…'::text" in shown and "status = 'due'" in shown
